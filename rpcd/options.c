@@ -1,0 +1,177 @@
+/* options.c - parses rpcd's command line (getopt_long) and checks every value. */
+#include "options.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+	OPT_MAX_RECORD = 256,
+	OPT_MAX_CONNECTIONS,
+};
+
+/* A generous cap that still catches typos; the library bounds its own work. */
+#define RPCD_MAX_MAX_CONNECTIONS 1000000u
+
+static const struct option long_options[] = {
+	{"listen", required_argument, NULL, 'l'},
+	{"key", required_argument, NULL, 'k'},
+	{"root", required_argument, NULL, 'r'},
+	{"max-record", required_argument, NULL, OPT_MAX_RECORD},
+	{"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+	{"verbose", no_argument, NULL, 'v'},
+	{"quiet", no_argument, NULL, 'q'},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{NULL, 0, NULL, 0},
+};
+
+static void print_usage(FILE *out)
+{
+	fprintf(out,
+	        "Usage: rpcd [OPTION]...\n"
+	        "Serve pbrpc calls (echo, time, reflection) to clients holding the shared key.\n"
+	        "\n"
+	        "  -l, --listen ADDR          listen on ADDR: host:port, [v6addr]:port or\n"
+	        "                             unix:/path; may be repeated (default %s)\n"
+	        "  -k, --key FILE             the shared key file (default $PBRPC_KEY, else\n"
+	        "                             $XDG_CONFIG_HOME/pbrpc/key or ~/.config/pbrpc/key);\n"
+	        "                             created with mode 0600 if it does not exist\n"
+	        "  -r, --root DIR             directory served by the file service (default\n"
+	        "                             $XDG_DATA_HOME/pbrpc/files or\n"
+	        "                             ~/.local/share/pbrpc/files, created if missing)\n"
+	        "      --max-record BYTES     largest record accepted, %u..%u; K and M\n"
+	        "                             suffixes mean KiB and MiB (default %u)\n"
+	        "      --max-connections N    most clients connected at once (default 1024)\n"
+	        "  -v, --verbose              log debug lines too\n"
+	        "  -q, --quiet                log only warnings and errors\n"
+	        "  -h, --help                 show this help and exit\n"
+	        "  -V, --version              show the version and exit\n"
+	        "\n"
+	        "Logs go to stderr. SIGINT or SIGTERM stops rpcd after in-flight calls end.\n"
+	        "Exit status: 0 after a clean stop, 1 on a usage or startup error.\n",
+	        PBRPC_DEFAULT_ADDRESS, PBRPC_MIN_MAX_RECORD, PBRPC_MAX_MAX_RECORD,
+	        PBRPC_DEFAULT_MAX_RECORD);
+}
+
+static rpcd_parse_result usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static rpcd_parse_result usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("rpcd: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputs("\nTry 'rpcd --help' for more information.\n", stderr);
+	va_end(ap);
+	return RPCD_PARSE_ERROR;
+}
+
+/* Parses a decimal count with an optional K or M (binary) suffix into *out,
+ * refusing signs, junk, overflow and values above max. */
+static int parse_count(const char *text, uint64_t max, uint64_t *out)
+{
+	if (!isdigit((unsigned char)text[0]))
+		return -1;
+	errno = 0;
+	char *end;
+	unsigned long long value = strtoull(text, &end, 10);
+	if (errno == ERANGE)
+		return -1;
+	unsigned shift = 0;
+	if (*end == 'k' || *end == 'K')
+		shift = 10, end++;
+	else if (*end == 'm' || *end == 'M')
+		shift = 20, end++;
+	if (*end != '\0' || value > (max >> shift))
+		return -1;
+	*out = (uint64_t)value << shift;
+	return 0;
+}
+
+rpcd_parse_result rpcd_options_parse(int argc, char **argv, rpcd_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->log_level = PBRPC_LOG_INFO;
+	/* At most one --listen per argument, so argc slots always suffice. */
+	o->listen = calloc(argc > 0 ? (size_t)argc : 1, sizeof(*o->listen));
+	if (!o->listen) {
+		fputs("rpcd: out of memory\n", stderr);
+		return RPCD_PARSE_ERROR;
+	}
+
+	opterr = 0; /* our own messages, prefixed "rpcd:" whatever argv[0] is */
+	int c;
+	while ((c = getopt_long(argc, argv, ":l:k:r:vqhV", long_options, NULL)) != -1) {
+		uint64_t value;
+		switch (c) {
+		case 'l':
+			if (optarg[0] == '\0')
+				return usage_error("--listen needs an address");
+			o->listen[o->n_listen++] = optarg;
+			break;
+		case 'k':
+			if (optarg[0] == '\0')
+				return usage_error("--key needs a file name");
+			o->key_file = optarg;
+			break;
+		case 'r':
+			if (optarg[0] == '\0')
+				return usage_error("--root needs a directory");
+			o->root = optarg;
+			break;
+		case OPT_MAX_RECORD:
+			if (parse_count(optarg, PBRPC_MAX_MAX_RECORD, &value) != 0 ||
+			    value < PBRPC_MIN_MAX_RECORD) {
+				fprintf(stderr, "rpcd: --max-record '%s': must be %u..%u bytes\n",
+				        optarg, PBRPC_MIN_MAX_RECORD, PBRPC_MAX_MAX_RECORD);
+				return RPCD_PARSE_ERROR;
+			}
+			o->max_record = (uint32_t)value;
+			break;
+		case OPT_MAX_CONNECTIONS:
+			if (parse_count(optarg, RPCD_MAX_MAX_CONNECTIONS, &value) != 0 ||
+			    value == 0) {
+				fprintf(stderr, "rpcd: --max-connections '%s': must be 1..%u\n",
+				        optarg, RPCD_MAX_MAX_CONNECTIONS);
+				return RPCD_PARSE_ERROR;
+			}
+			o->max_connections = (unsigned)value;
+			break;
+		case 'v':
+			o->log_level = PBRPC_LOG_DEBUG;
+			break;
+		case 'q':
+			o->log_level = PBRPC_LOG_WARN;
+			break;
+		case 'h':
+			print_usage(stdout);
+			return RPCD_PARSE_EXIT_OK;
+		case 'V':
+			printf("rpcd (pbrpc) %s, protocol %d\n", PBRPC_VERSION,
+			       PBRPC_PROTOCOL_VERSION);
+			return RPCD_PARSE_EXIT_OK;
+		case ':':
+			return usage_error("option '%s' needs a value", argv[optind - 1]);
+		default:
+			/* A bad long option is the whole word; a short one may sit in "-vx". */
+			if (strncmp(argv[optind - 1], "--", 2) == 0 || optopt == 0)
+				return usage_error("unknown option '%s'", argv[optind - 1]);
+			return usage_error("unknown option '-%c'", optopt);
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
+	return RPCD_PARSE_RUN;
+}
+
+void rpcd_options_free(rpcd_options *o)
+{
+	free(o->listen);
+	o->listen = NULL;
+	o->n_listen = 0;
+}

@@ -1,0 +1,30 @@
+/* options.h - rpcd's command line: what it means and its defaults. */
+#ifndef RPCD_OPTIONS_H
+#define RPCD_OPTIONS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pbrpc.h"
+
+typedef struct rpcd_options {
+	const char **listen;       /* --listen addresses, pointing into argv */
+	size_t n_listen;           /* 0: PBRPC_DEFAULT_ADDRESS */
+	const char *key_file;      /* NULL: pbrpc_key_default_path() */
+	const char *root;          /* NULL: the default root (see rpcd_default_root) */
+	uint32_t max_record;       /* 0: the library default */
+	unsigned max_connections;  /* 0: the library default */
+	int log_level;             /* PBRPC_LOG_* */
+} rpcd_options;
+
+typedef enum rpcd_parse_result {
+	RPCD_PARSE_RUN = 0,  /* options are valid: start the server */
+	RPCD_PARSE_EXIT_OK,  /* --help or --version was printed: exit 0 */
+	RPCD_PARSE_ERROR,    /* a message was printed to stderr: exit 1 */
+} rpcd_parse_result;
+
+/* Parses argv into o. o->listen is malloc'ed: free it with rpcd_options_free(). */
+rpcd_parse_result rpcd_options_parse(int argc, char **argv, rpcd_options *o);
+void rpcd_options_free(rpcd_options *o);
+
+#endif /* RPCD_OPTIONS_H */
