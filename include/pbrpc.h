@@ -1,0 +1,288 @@
+/* pbrpc.h - the public API of libpbrpc.
+ *
+ * A client and server for protobuf-c messages over a mutually authenticated,
+ * encrypted connection. See docs/library.md for a guide and docs/protocol.md
+ * for the wire.
+ *
+ * Conventions: functions that can fail return a pbrpc_status (PBRPC_OK = 0)
+ * or NULL, and fill a caller-provided pbrpc_error (which may be NULL).
+ * Every function that returns memory says who frees it. */
+#ifndef PBRPC_H
+#define PBRPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PBRPC_VERSION "0.1.0"
+#define PBRPC_PROTOCOL_VERSION 1
+#define PBRPC_KEY_BYTES 32
+#define PBRPC_DEFAULT_PORT 7420
+#define PBRPC_DEFAULT_ADDRESS "127.0.0.1:7420"
+#define PBRPC_DEFAULT_MAX_RECORD (4u << 20)
+#define PBRPC_MIN_MAX_RECORD 1024u
+#define PBRPC_MAX_MAX_RECORD (64u << 20)
+
+/* The canonical status codes (same numbers as gRPC's). */
+typedef enum pbrpc_status {
+	PBRPC_OK = 0,
+	PBRPC_CANCELLED = 1,
+	PBRPC_UNKNOWN = 2,
+	PBRPC_INVALID_ARGUMENT = 3,
+	PBRPC_DEADLINE_EXCEEDED = 4,
+	PBRPC_NOT_FOUND = 5,
+	PBRPC_ALREADY_EXISTS = 6,
+	PBRPC_PERMISSION_DENIED = 7,
+	PBRPC_RESOURCE_EXHAUSTED = 8,
+	PBRPC_FAILED_PRECONDITION = 9,
+	PBRPC_ABORTED = 10,
+	PBRPC_OUT_OF_RANGE = 11,
+	PBRPC_UNIMPLEMENTED = 12,
+	PBRPC_INTERNAL = 13,
+	PBRPC_UNAVAILABLE = 14,
+	PBRPC_DATA_LOSS = 15,
+	PBRPC_UNAUTHENTICATED = 16,
+} pbrpc_status;
+
+#define PBRPC_STATUS_MAX PBRPC_UNAUTHENTICATED
+
+/* A unary handler returns this instead of a status when it will answer
+ * later with pbrpc_call_reply() or pbrpc_call_finish(). */
+#define PBRPC_ASYNC (-1)
+
+/* "NOT_FOUND" for PBRPC_NOT_FOUND; "UNKNOWN" for anything out of range.
+ * Static strings. */
+const char *pbrpc_status_name(int status);
+/* "not found": a short lower-case description. Static strings. */
+const char *pbrpc_strerror(int status);
+
+/* A status with its detail, filled by functions that can fail. */
+typedef struct pbrpc_error {
+	pbrpc_status code;
+	char message[256];
+} pbrpc_error;
+
+/* ---- Keys --------------------------------------------------------------
+ * A key file holds 64 hexadecimal digits (32 bytes) and a newline. It must
+ * not be readable or writable by group or others. */
+
+/* Writes a new random key to path with mode 0600; refuses to overwrite. */
+pbrpc_status pbrpc_key_generate(const char *path, pbrpc_error *err);
+/* Reads a key file into key. Refuses files open to group/others. */
+pbrpc_status pbrpc_key_load(const char *path, uint8_t key[PBRPC_KEY_BYTES],
+                            pbrpc_error *err);
+/* The default key file: $PBRPC_KEY, else $XDG_CONFIG_HOME/pbrpc/key, else
+ * $HOME/.config/pbrpc/key. Writes it into buf; returns buf, or NULL if it
+ * does not fit or no home is known. */
+char *pbrpc_key_default_path(char *buf, size_t size);
+
+/* ---- Service descriptions (written by protoc-gen-pbrpc) ---------------- */
+
+typedef enum pbrpc_kind {
+	PBRPC_UNARY = 0,
+	PBRPC_SERVER_STREAMING = 1,
+	PBRPC_CLIENT_STREAMING = 2,
+	PBRPC_BIDI_STREAMING = 3,
+} pbrpc_kind;
+
+/* "unary", "server-streaming", "client-streaming", "bidi-streaming". */
+const char *pbrpc_kind_name(pbrpc_kind kind);
+
+typedef struct pbrpc_call pbrpc_call;
+
+/* What happens to a streaming call on the server. */
+typedef enum pbrpc_event {
+	PBRPC_EV_START = 0,  /* call opened; msg = the request for server-streaming, else NULL */
+	PBRPC_EV_MESSAGE,    /* msg = the next client message (client/bidi streaming) */
+	PBRPC_EV_HALF_CLOSE, /* the client will send nothing more */
+	PBRPC_EV_WRITABLE,   /* buffered output drained below the low-water mark */
+	PBRPC_EV_CANCEL,     /* cancelled, past deadline, or peer gone: the call is freed
+	                        when this returns; do not use it again */
+} pbrpc_event;
+
+/* Thunks cast the generic message pointers to the method's types and call
+ * the service author's handler; generated per method. */
+typedef int (*pbrpc_unary_thunk)(const void *handlers, pbrpc_call *call,
+                                 const ProtobufCMessage *request, ProtobufCMessage *reply);
+typedef int (*pbrpc_stream_thunk)(const void *handlers, pbrpc_call *call, pbrpc_event event,
+                                  const ProtobufCMessage *msg);
+
+/* One row of a service's dispatch table. */
+typedef struct pbrpc_method_desc {
+	const char *name;      /* "Say" */
+	const char *full_name; /* "pbrpc.echo.Echo.Say": the name on the wire */
+	pbrpc_kind kind;
+	const ProtobufCMessageDescriptor *input;
+	const ProtobufCMessageDescriptor *output;
+	pbrpc_unary_thunk unary;   /* set for PBRPC_UNARY; returns -2 if no handler */
+	pbrpc_stream_thunk stream; /* set for the streaming kinds; returns -2 if no handler */
+} pbrpc_method_desc;
+
+#define PBRPC_NO_HANDLER (-2)
+
+typedef struct pbrpc_service_desc {
+	const char *name;      /* "Echo" */
+	const char *full_name; /* "pbrpc.echo.Echo" */
+	size_t n_methods;
+	const pbrpc_method_desc *methods;
+} pbrpc_service_desc;
+
+/* ---- Client ------------------------------------------------------------
+ * A blocking client. One pbrpc_client may be used by many threads at once;
+ * each call waits only for its own replies. */
+
+typedef struct pbrpc_client pbrpc_client;
+typedef struct pbrpc_stream pbrpc_stream;
+
+typedef struct pbrpc_client_options {
+	const char *key_file;         /* NULL: pbrpc_key_default_path() */
+	const uint8_t *key;           /* PBRPC_KEY_BYTES bytes; overrides key_file */
+	uint32_t max_record;          /* 0: PBRPC_DEFAULT_MAX_RECORD */
+	int connect_timeout_ms;       /* 0: 10000 (connect + handshake) */
+} pbrpc_client_options;
+
+typedef struct pbrpc_call_options {
+	int64_t timeout_ms; /* 0: no deadline */
+} pbrpc_call_options;
+
+/* Zero-fills o (all defaults). */
+void pbrpc_client_options_init(pbrpc_client_options *o);
+
+/* Connects to address ("host:port", "[v6]:port", "unix:/path"), runs the
+ * handshake and returns the client, or NULL with err set (UNAVAILABLE for
+ * connection failures, UNAUTHENTICATED when the key does not match).
+ * Free with pbrpc_client_close(). */
+pbrpc_client *pbrpc_client_connect(const char *address, const pbrpc_client_options *opts,
+                                   pbrpc_error *err);
+/* Closes the connection and frees c. No call may be in progress. */
+void pbrpc_client_close(pbrpc_client *c);
+/* The protocol/software string the server announced. Owned by c. */
+const char *pbrpc_client_server_software(const pbrpc_client *c);
+/* The AEAD suite in use: "chacha20-poly1305" or "aes256-gcm". Static. */
+const char *pbrpc_client_suite(const pbrpc_client *c);
+
+/* Calls a unary method. On PBRPC_OK *reply is a new message that the caller
+ * frees with pbrpc_message_free(); otherwise *reply is NULL and err says why. */
+pbrpc_status pbrpc_client_call(pbrpc_client *c, const pbrpc_method_desc *method,
+                               const ProtobufCMessage *request, ProtobufCMessage **reply,
+                               const pbrpc_call_options *opts, pbrpc_error *err);
+
+/* Opens a streaming call. Free with pbrpc_stream_free(). */
+pbrpc_stream *pbrpc_stream_open(pbrpc_client *c, const pbrpc_method_desc *method,
+                                const pbrpc_call_options *opts, pbrpc_error *err);
+/* Sends one message (client- and bidi-streaming, or the one request of a
+ * server-streaming call). */
+pbrpc_status pbrpc_stream_send(pbrpc_stream *s, const ProtobufCMessage *msg, pbrpc_error *err);
+/* Tells the server no more messages follow. */
+pbrpc_status pbrpc_stream_close_send(pbrpc_stream *s, pbrpc_error *err);
+/* Waits for the next message. PBRPC_OK with *msg set: a message the caller
+ * frees with pbrpc_message_free(). PBRPC_OK with *msg NULL: the call ended
+ * successfully. Any other status: the call ended with that error. */
+pbrpc_status pbrpc_stream_recv(pbrpc_stream *s, ProtobufCMessage **msg, pbrpc_error *err);
+/* Abandons the call; the server sees PBRPC_EV_CANCEL. */
+void pbrpc_stream_cancel(pbrpc_stream *s);
+/* Frees s, cancelling the call if it has not ended. */
+void pbrpc_stream_free(pbrpc_stream *s);
+
+/* Frees a message returned by the client API. NULL is fine. */
+void pbrpc_message_free(ProtobufCMessage *msg);
+
+/* ---- Server ------------------------------------------------------------
+ * A libuv event-loop server. Handlers run on the loop thread and must not
+ * block: long work goes to the thread pool or a child process. */
+
+typedef struct pbrpc_server pbrpc_server;
+struct uv_loop_s;
+
+enum { PBRPC_LOG_ERROR = 0, PBRPC_LOG_WARN = 1, PBRPC_LOG_INFO = 2, PBRPC_LOG_DEBUG = 3 };
+typedef void (*pbrpc_log_fn)(void *data, int level, const char *line);
+
+typedef struct pbrpc_server_options {
+	uint32_t max_record;            /* 0: PBRPC_DEFAULT_MAX_RECORD */
+	unsigned max_connections;       /* 0: 1024 */
+	unsigned max_calls;             /* per connection; 0: 128 */
+	unsigned handshake_timeout_ms;  /* 0: 10000 */
+	unsigned idle_timeout_ms;       /* 0: never */
+	unsigned grace_ms;              /* on stop, wait this long for calls; 0: 5000 */
+	size_t max_output;              /* per-connection output high-water; 0: 1 MiB */
+	int handle_signals;             /* pbrpc_server_run() stops on SIGINT/SIGTERM */
+	struct uv_loop_s *loop;         /* NULL: a loop of the server's own */
+	pbrpc_log_fn log;               /* NULL: lines to stderr */
+	void *log_data;
+	int log_level;                  /* lines above this level are dropped */
+} pbrpc_server_options;
+
+void pbrpc_server_options_init(pbrpc_server_options *o);
+
+/* Creates a server that accepts clients holding key. Free with
+ * pbrpc_server_free(). */
+pbrpc_server *pbrpc_server_new(const uint8_t key[PBRPC_KEY_BYTES],
+                               const pbrpc_server_options *opts, pbrpc_error *err);
+/* Routes the methods of desc to handlers (a generated *_handlers struct,
+ * which must outlive the server). service_data is given to handlers through
+ * pbrpc_call_service_data(). */
+pbrpc_status pbrpc_server_add_service(pbrpc_server *s, const pbrpc_service_desc *desc,
+                                      const void *handlers, void *service_data,
+                                      pbrpc_error *err);
+/* Starts listening on address; may be called for several addresses. */
+pbrpc_status pbrpc_server_listen(pbrpc_server *s, const char *address, pbrpc_error *err);
+/* The address actually bound by the n-th listen (useful with port 0), or
+ * NULL. Owned by s. */
+const char *pbrpc_server_address(const pbrpc_server *s, size_t n);
+/* Runs the loop until the server stops. Returns 0 after a clean stop. */
+int pbrpc_server_run(pbrpc_server *s);
+/* Stops accepting, lets calls finish up to grace_ms, then closes. Safe to
+ * call from any thread and from signal-free contexts. */
+void pbrpc_server_stop(pbrpc_server *s);
+/* Frees the server. The loop must not be running it. */
+void pbrpc_server_free(pbrpc_server *s);
+/* Services registered so far, for reflection. */
+size_t pbrpc_server_service_count(const pbrpc_server *s);
+const pbrpc_service_desc *pbrpc_server_service(const pbrpc_server *s, size_t n);
+/* Logs a line through the server's log function (printf-style). */
+void pbrpc_server_log(pbrpc_server *s, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- A call on the server, as its handler sees it ---------------------- */
+
+void *pbrpc_call_service_data(const pbrpc_call *call);
+void *pbrpc_call_data(const pbrpc_call *call);
+void pbrpc_call_set_data(pbrpc_call *call, void *data);
+const pbrpc_method_desc *pbrpc_call_method(const pbrpc_call *call);
+pbrpc_server *pbrpc_call_server(const pbrpc_call *call);
+struct uv_loop_s *pbrpc_call_loop(const pbrpc_call *call);
+/* "127.0.0.1:50123", "[::1]:50123" or "unix". Owned by the connection. */
+const char *pbrpc_call_peer(const pbrpc_call *call);
+/* A short id of the connection for log lines, e.g. "c42". */
+const char *pbrpc_call_conn_name(const pbrpc_call *call);
+/* Milliseconds left before the client's deadline, or -1 if it set none. */
+int64_t pbrpc_call_remaining_ms(const pbrpc_call *call);
+/* Memory that lives until the call ends (for filling a unary reply). */
+void *pbrpc_call_alloc(pbrpc_call *call, size_t size);
+/* Sets the status message sent with a non-OK return from a unary handler. */
+void pbrpc_call_set_message(pbrpc_call *call, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Sends one message to the client (streaming kinds). */
+pbrpc_status pbrpc_call_send(pbrpc_call *call, const ProtobufCMessage *msg);
+/* 1 if the connection can take more output now; 0 means wait for
+ * PBRPC_EV_WRITABLE before sending more. */
+int pbrpc_call_writable(const pbrpc_call *call);
+/* Stops (paused = 1) or resumes reading the call's connection: back-pressure
+ * from a handler whose sink is slower than the network. */
+void pbrpc_call_pause(pbrpc_call *call, int paused);
+/* Ends the call with a status (and optional printf-style message). The call
+ * is freed; the handler gets no more events. */
+void pbrpc_call_finish(pbrpc_call *call, pbrpc_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Ends a unary call that returned PBRPC_ASYNC with a reply and PBRPC_OK. */
+void pbrpc_call_reply(pbrpc_call *call, const ProtobufCMessage *reply);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PBRPC_H */

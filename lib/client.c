@@ -1,0 +1,738 @@
+/* client.c - the blocking client. One socket, shared by any number of
+ * threads: senders take the send lock; whichever waiting thread finds no
+ * reader becomes the reader and hands each frame to the call it belongs to
+ * (leader/follower). A lone caller thus reads its own reply with no thread
+ * hop at all. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "address.h"
+#include "error.h"
+#include "frame.h"
+#include "handshake.h"
+#include "record.h"
+
+#define READ_CHUNK (64u << 10)
+
+typedef struct queued_msg {
+	struct queued_msg *next;
+	size_t len;
+	uint8_t data[];
+} queued_msg;
+
+struct pbrpc_stream {
+	pbrpc_client *client;
+	pbrpc_stream *next; /* in client->calls while open */
+	uint64_t id;
+	const pbrpc_method_desc *method;
+	int64_t deadline_ns; /* CLOCK_MONOTONIC; 0 = none */
+	uint64_t timeout_ms;
+	pthread_cond_t cond;
+	queued_msg *head, *tail;
+	int started;   /* REQUEST sent */
+	int half_closed;
+	int done;      /* STATUS seen, or failed locally */
+	int listed;
+	pbrpc_status status;
+	char message[256];
+};
+
+struct pbrpc_client {
+	int fd;
+	pbrpc_channel ch; /* tx under send_lock; rx only by the reader */
+	uint32_t max_record, peer_max_record;
+	pthread_mutex_t send_lock;
+	pbrpc_buf out; /* under send_lock */
+
+	pthread_mutex_t lock; /* everything below */
+	int reader_active;
+	uint64_t next_id;
+	pbrpc_stream *calls;
+	int broken;
+	char broken_why[200];
+	pbrpc_buf in; /* the reader's */
+	char software[64];
+};
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t deadline_after_ms(int64_t ms)
+{
+	return ms > 0 ? now_ns() + ms * 1000000 : 0;
+}
+
+/* Milliseconds poll() may wait before deadline (-1: forever). */
+static int poll_ms(int64_t deadline)
+{
+	if (!deadline)
+		return -1;
+	int64_t left = deadline - now_ns();
+	if (left <= 0)
+		return 0;
+	left = (left + 999999) / 1000000;
+	return left > 60000 ? 60000 : (int)left;
+}
+
+/* Writes all of p, waiting for the socket up to deadline. */
+static int write_all(int fd, const uint8_t *p, size_t n, int64_t deadline)
+{
+	while (n > 0) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		if (w > 0) {
+			p += w;
+			n -= (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno != EAGAIN)
+			return -1;
+		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+		int ms = poll_ms(deadline);
+		if (ms == 0)
+			return errno = ETIMEDOUT, -1;
+		if (poll(&pfd, 1, ms) < 0 && errno != EINTR)
+			return -1;
+	}
+	return 0;
+}
+
+/* Reads until in holds a whole record; returns its body length, or -1 with
+ * why set (timeout: 0 returned and errno ETIMEDOUT). */
+static int read_record(int fd, pbrpc_buf *in, uint32_t cap, int64_t deadline, uint32_t *body_len,
+                       const char **why)
+{
+	for (;;) {
+		int rc = pbrpc_record_check(pbrpc_buf_head(in), pbrpc_buf_len(in), cap, body_len);
+		if (rc == PBRPC_RECORD_READY)
+			return 1;
+		if (rc == PBRPC_RECORD_BAD) {
+			*why = "the server sent a record of bad length";
+			return -1;
+		}
+		size_t want = READ_CHUNK;
+		if (pbrpc_buf_len(in) >= PBRPC_RECORD_HEADER &&
+		    PBRPC_RECORD_HEADER + *body_len - pbrpc_buf_len(in) > want)
+			want = PBRPC_RECORD_HEADER + *body_len - pbrpc_buf_len(in);
+		if (pbrpc_buf_reserve(in, want) != 0) {
+			*why = "out of memory";
+			return -1;
+		}
+		ssize_t r = recv(fd, pbrpc_buf_tail(in), pbrpc_buf_room(in), 0);
+		if (r > 0) {
+			pbrpc_buf_commit(in, (size_t)r);
+			continue;
+		}
+		if (r == 0) {
+			*why = pbrpc_buf_len(in) ? "the server closed the connection inside a record"
+			                         : "the server closed the connection";
+			return -1;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN) {
+			*why = strerror(errno);
+			return -1;
+		}
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		int ms = poll_ms(deadline);
+		if (ms == 0 || (poll(&pfd, 1, ms) == 0 && poll_ms(deadline) == 0)) {
+			errno = ETIMEDOUT;
+			return 0;
+		}
+	}
+}
+
+static int connect_one(const pbrpc_address *a, int64_t deadline, pbrpc_error *err,
+                       const char *text)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)&a->sa;
+	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		pbrpc_error_set(err, PBRPC_UNAVAILABLE, "socket: %s", strerror(errno));
+		return -1;
+	}
+	if (connect(fd, sa, a->len) != 0) {
+		if (errno != EINPROGRESS && errno != EAGAIN) {
+			pbrpc_error_set(err, PBRPC_UNAVAILABLE, "cannot connect to %s: %s", text,
+			                strerror(errno));
+			close(fd);
+			return -1;
+		}
+		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+		int soerr = 0;
+		socklen_t len = sizeof soerr;
+		int rc;
+		while ((rc = poll(&pfd, 1, poll_ms(deadline))) < 0 && errno == EINTR)
+			;
+		if (rc <= 0) {
+			pbrpc_error_set(err, PBRPC_UNAVAILABLE, "cannot connect to %s: timed out", text);
+			close(fd);
+			return -1;
+		}
+		getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
+		if (soerr) {
+			pbrpc_error_set(err, PBRPC_UNAVAILABLE, "cannot connect to %s: %s", text,
+			                strerror(soerr));
+			close(fd);
+			return -1;
+		}
+	}
+	if (sa->sa_family != AF_UNIX) {
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	}
+	return fd;
+}
+
+static int run_handshake(pbrpc_client *c, const uint8_t key[PBRPC_KEY_BYTES], int64_t deadline,
+                         pbrpc_error *err)
+{
+	pbrpc_handshake *hs = malloc(sizeof *hs);
+	const char *why = NULL;
+	int rc = -1;
+
+	if (!hs) {
+		pbrpc_error_set(err, PBRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return -1;
+	}
+	pbrpc_handshake_init(hs, 0, key, c->max_record);
+	if (pbrpc_handshake_client_hello(hs, &c->out) != 0)
+		goto out;
+	for (;;) {
+		if (pbrpc_buf_len(&c->out)) {
+			if (write_all(c->fd, pbrpc_buf_head(&c->out), pbrpc_buf_len(&c->out), deadline) != 0) {
+				pbrpc_error_set(err, PBRPC_UNAVAILABLE, "handshake: %s", strerror(errno));
+				goto out;
+			}
+			pbrpc_buf_consume(&c->out, pbrpc_buf_len(&c->out));
+		}
+		if (hs->step == 2)
+			break;
+		uint32_t body_len;
+		int r = read_record(c->fd, &c->in, PBRPC_HANDSHAKE_MAX_RECORD, deadline, &body_len, &why);
+		if (r <= 0) {
+			pbrpc_error_set(err, PBRPC_UNAVAILABLE, "handshake: %s",
+			                r == 0 ? "timed out waiting for the server" : why);
+			goto out;
+		}
+		size_t rec_len = PBRPC_RECORD_HEADER + body_len;
+		int step = pbrpc_handshake_recv(hs, pbrpc_buf_head(&c->in), rec_len, &c->out);
+		pbrpc_buf_consume(&c->in, rec_len);
+		if (step == PBRPC_HS_FAILED) {
+			pbrpc_error_set(err, hs->status, "%s", hs->error);
+			goto out;
+		}
+	}
+	pbrpc_handshake_channel(hs, &c->ch);
+	c->peer_max_record = hs->peer_max_record;
+	snprintf(c->software, sizeof c->software, "%s", hs->peer_software);
+	rc = 0;
+out:
+	pbrpc_handshake_wipe(hs);
+	free(hs);
+	return rc;
+}
+
+void pbrpc_client_options_init(pbrpc_client_options *o)
+{
+	memset(o, 0, sizeof *o);
+}
+
+pbrpc_client *pbrpc_client_connect(const char *address, const pbrpc_client_options *opts,
+                                   pbrpc_error *err)
+{
+	pbrpc_client_options defaults;
+	uint8_t key[PBRPC_KEY_BYTES];
+	pbrpc_address addrs[PBRPC_ADDRESS_MAX];
+
+	if (!opts) {
+		pbrpc_client_options_init(&defaults);
+		opts = &defaults;
+	}
+	if (sodium_init() < 0) {
+		pbrpc_error_set(err, PBRPC_INTERNAL, "libsodium failed to initialise");
+		return NULL;
+	}
+	if (opts->key) {
+		memcpy(key, opts->key, sizeof key);
+	} else {
+		char path[4096];
+		const char *file = opts->key_file;
+		if (!file && !(file = pbrpc_key_default_path(path, sizeof path))) {
+			pbrpc_error_set(err, PBRPC_UNAUTHENTICATED,
+			                "no key file: set PBRPC_KEY or HOME, or pass a key file");
+			return NULL;
+		}
+		if (pbrpc_key_load(file, key, err) != PBRPC_OK) {
+			if (err)
+				err->code = PBRPC_UNAUTHENTICATED;
+			return NULL;
+		}
+	}
+	uint32_t max_record = opts->max_record ? opts->max_record : PBRPC_DEFAULT_MAX_RECORD;
+	if (max_record < PBRPC_MIN_MAX_RECORD || max_record > PBRPC_MAX_MAX_RECORD) {
+		pbrpc_error_set(err, PBRPC_INVALID_ARGUMENT, "max_record must be %u..%u bytes",
+		                PBRPC_MIN_MAX_RECORD, PBRPC_MAX_MAX_RECORD);
+		return NULL;
+	}
+	int n = pbrpc_address_resolve(address, addrs, err);
+	if (n == 0) {
+		sodium_memzero(key, sizeof key);
+		return NULL;
+	}
+	int64_t deadline = deadline_after_ms(opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms
+	                                                                  : 10000);
+	pbrpc_client *c = calloc(1, sizeof *c);
+	if (!c) {
+		pbrpc_error_set(err, PBRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return NULL;
+	}
+	c->max_record = max_record;
+	c->fd = -1;
+	for (int i = 0; i < n && c->fd < 0; i++)
+		c->fd = connect_one(&addrs[i], deadline, err, address);
+	pbrpc_buf_init(&c->in, (size_t)max_record + PBRPC_RECORD_HEADER + READ_CHUNK);
+	pbrpc_buf_init(&c->out, (size_t)PBRPC_MAX_MAX_RECORD + 64);
+	if (c->fd < 0 || run_handshake(c, key, deadline, err) != 0) {
+		sodium_memzero(key, sizeof key);
+		pbrpc_client_close(c);
+		return NULL;
+	}
+	sodium_memzero(key, sizeof key);
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_mutex_init(&c->send_lock, NULL);
+	return c;
+}
+
+void pbrpc_client_close(pbrpc_client *c)
+{
+	if (!c)
+		return;
+	if (c->fd >= 0)
+		close(c->fd);
+	pbrpc_buf_free(&c->in);
+	pbrpc_buf_free(&c->out);
+	pbrpc_channel_wipe(&c->ch);
+	if (c->peer_max_record) { /* the locks exist only after a handshake */
+		pthread_mutex_destroy(&c->lock);
+		pthread_mutex_destroy(&c->send_lock);
+	}
+	free(c);
+}
+
+const char *pbrpc_client_server_software(const pbrpc_client *c)
+{
+	return c->software;
+}
+
+const char *pbrpc_client_suite(const pbrpc_client *c)
+{
+	return pbrpc_suite_name(c->ch.suite);
+}
+
+void pbrpc_message_free(ProtobufCMessage *msg)
+{
+	if (msg)
+		protobuf_c_message_free_unpacked(msg, NULL);
+}
+
+/* ---- calls ----------------------------------------------------------------- */
+
+static void set_done(pbrpc_stream *s, pbrpc_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Ends s locally (lock held) and wakes its waiter. */
+static void set_done(pbrpc_stream *s, pbrpc_status status, const char *fmt, ...)
+{
+	va_list ap;
+	if (s->done)
+		return;
+	s->done = 1;
+	s->status = status;
+	va_start(ap, fmt);
+	vsnprintf(s->message, sizeof s->message, fmt, ap);
+	va_end(ap);
+	pthread_cond_signal(&s->cond);
+}
+
+static void unlist(pbrpc_stream *s)
+{
+	if (!s->listed)
+		return;
+	for (pbrpc_stream **pp = &s->client->calls; *pp; pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	}
+	s->listed = 0;
+}
+
+/* The connection is gone: every open call fails (lock held). */
+static void break_client(pbrpc_client *c, const char *why)
+{
+	if (!c->broken) {
+		c->broken = 1;
+		snprintf(c->broken_why, sizeof c->broken_why, "%s", why);
+	}
+	for (pbrpc_stream *s = c->calls; s; s = s->next)
+		set_done(s, PBRPC_UNAVAILABLE, "connection lost: %s", c->broken_why);
+}
+
+static pbrpc_status send_frame(pbrpc_stream *s, pbrpc_frame *f, const ProtobufCMessage *msg,
+                               pbrpc_error *err)
+{
+	pbrpc_client *c = s->client;
+	pbrpc_status st = PBRPC_OK;
+
+	pthread_mutex_lock(&c->send_lock);
+	pthread_mutex_lock(&c->lock);
+	int broken = c->broken;
+	pthread_mutex_unlock(&c->lock);
+	if (broken) {
+		st = pbrpc_error_set(err, PBRPC_UNAVAILABLE, "connection lost: %s", c->broken_why);
+		goto out;
+	}
+	int rc = pbrpc_frame_append_sealed(&c->out, &c->ch, f, msg, c->peer_max_record);
+	if (rc != 0) {
+		st = pbrpc_error_set(err, PBRPC_RESOURCE_EXHAUSTED,
+		                     "message too large for the server's record limit (%u bytes)",
+		                     c->peer_max_record);
+		goto out;
+	}
+	if (write_all(c->fd, pbrpc_buf_head(&c->out), pbrpc_buf_len(&c->out), s->deadline_ns) != 0) {
+		int timed_out = errno == ETIMEDOUT;
+		pbrpc_buf_consume(&c->out, pbrpc_buf_len(&c->out));
+		pthread_mutex_lock(&c->lock);
+		/* A half-written record cannot be taken back: the connection is done. */
+		break_client(c, timed_out ? "deadline passed while sending" : strerror(errno));
+		pthread_mutex_unlock(&c->lock);
+		shutdown(c->fd, SHUT_RDWR);
+		st = pbrpc_error_set(err, timed_out ? PBRPC_DEADLINE_EXCEEDED : PBRPC_UNAVAILABLE,
+		                     "%s", timed_out ? "deadline exceeded while sending" : c->broken_why);
+		goto out;
+	}
+	pbrpc_buf_consume(&c->out, pbrpc_buf_len(&c->out));
+	pbrpc_buf_shrink(&c->out, 64u << 10);
+out:
+	pthread_mutex_unlock(&c->send_lock);
+	return st;
+}
+
+/* The reader: one record in, handed to its call (lock not held). */
+static void deliver_record(pbrpc_client *c, uint8_t *rec, uint32_t body_len)
+{
+	size_t plain_len;
+	pbrpc_frame f;
+
+	if (pbrpc_channel_open(&c->ch, rec, body_len, &plain_len) != 0) {
+		pthread_mutex_lock(&c->lock);
+		break_client(c, "a record from the server failed authentication");
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	if (pbrpc_frame_decode(rec + PBRPC_RECORD_HEADER, plain_len, &f) != 0) {
+		pthread_mutex_lock(&c->lock);
+		break_client(c, "malformed frame from the server");
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	queued_msg *q = NULL;
+	if (f.kind == PBRPC_FRAME_MESSAGE ||
+	    (f.kind == PBRPC_FRAME_STATUS && (f.flags & PBRPC_FLAG_HAS_MESSAGE))) {
+		q = malloc(sizeof *q + f.payload_len);
+		if (q) {
+			q->next = NULL;
+			q->len = f.payload_len;
+			memcpy(q->data, f.payload, f.payload_len);
+		}
+	}
+	pthread_mutex_lock(&c->lock);
+	pbrpc_stream *s = c->calls;
+	while (s && s->id != f.call_id)
+		s = s->next;
+	if (!s || s->done) { /* cancelled or timed out here already */
+		pthread_mutex_unlock(&c->lock);
+		free(q);
+		return;
+	}
+	if (q) {
+		if (s->tail)
+			s->tail->next = q;
+		else
+			s->head = q;
+		s->tail = q;
+	} else if (f.kind == PBRPC_FRAME_MESSAGE || (f.flags & PBRPC_FLAG_HAS_MESSAGE)) {
+		set_done(s, PBRPC_RESOURCE_EXHAUSTED, "out of memory for a reply");
+	}
+	if (f.kind == PBRPC_FRAME_STATUS) {
+		unsigned code = f.status <= PBRPC_STATUS_MAX ? f.status : PBRPC_UNKNOWN;
+		set_done(s, (pbrpc_status)code, "%.*s", (int)(f.message_len < 255 ? f.message_len : 255),
+		         f.message ? f.message : "");
+		unlist(s);
+	} else if (f.kind != PBRPC_FRAME_MESSAGE) {
+		break_client(c, "unexpected frame kind from the server");
+	}
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Hands the reader's role to some other waiting call (lock held). */
+static void pass_reader_role(pbrpc_client *c)
+{
+	for (pbrpc_stream *s = c->calls; s; s = s->next)
+		pthread_cond_signal(&s->cond);
+}
+
+static void cancel_locked(pbrpc_stream *s, pbrpc_status status, const char *why);
+
+/* Waits (lock held) until s has a message or has ended, reading for
+ * everyone while no other thread does. */
+static void wait_for(pbrpc_stream *s, int until_done)
+{
+	pbrpc_client *c = s->client;
+	while (!s->done && (until_done || !s->head)) {
+		if (c->broken) {
+			set_done(s, PBRPC_UNAVAILABLE, "connection lost: %s", c->broken_why);
+			break;
+		}
+		if (s->deadline_ns && now_ns() >= s->deadline_ns) {
+			cancel_locked(s, PBRPC_DEADLINE_EXCEEDED, "deadline exceeded");
+			break;
+		}
+		if (c->reader_active) {
+			if (s->deadline_ns) {
+				struct timespec ts;
+				int64_t left = s->deadline_ns - now_ns();
+				clock_gettime(CLOCK_REALTIME, &ts);
+				int64_t at = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + (left > 0 ? left : 0);
+				ts.tv_sec = at / 1000000000;
+				ts.tv_nsec = at % 1000000000;
+				pthread_cond_timedwait(&s->cond, &c->lock, &ts);
+			} else {
+				pthread_cond_wait(&s->cond, &c->lock);
+			}
+			continue;
+		}
+		c->reader_active = 1;
+		pthread_mutex_unlock(&c->lock);
+		const char *why = NULL;
+		uint32_t body_len = 0;
+		int r = read_record(c->fd, &c->in, c->max_record, s->deadline_ns, &body_len, &why);
+		if (r > 0) {
+			deliver_record(c, pbrpc_buf_head(&c->in), body_len);
+			pbrpc_buf_consume(&c->in, PBRPC_RECORD_HEADER + body_len);
+			pbrpc_buf_shrink(&c->in, 0);
+		}
+		pthread_mutex_lock(&c->lock);
+		c->reader_active = 0;
+		if (r < 0)
+			break_client(c, why);
+		pass_reader_role(c);
+	}
+}
+
+static pbrpc_stream *new_call(pbrpc_client *c, const pbrpc_method_desc *method,
+                              const pbrpc_call_options *opts, pbrpc_error *err)
+{
+	pbrpc_stream *s = calloc(1, sizeof *s);
+	if (!s) {
+		pbrpc_error_set(err, PBRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return NULL;
+	}
+	s->client = c;
+	s->method = method;
+	if (opts && opts->timeout_ms > 0) {
+		s->timeout_ms = (uint64_t)opts->timeout_ms;
+		s->deadline_ns = deadline_after_ms(opts->timeout_ms);
+	}
+	pthread_cond_init(&s->cond, NULL);
+	pthread_mutex_lock(&c->lock);
+	s->id = ++c->next_id;
+	s->next = c->calls;
+	c->calls = s;
+	s->listed = 1;
+	pthread_mutex_unlock(&c->lock);
+	return s;
+}
+
+static void free_queue(pbrpc_stream *s)
+{
+	for (queued_msg *q = s->head, *next; q; q = next) {
+		next = q->next;
+		free(q);
+	}
+	s->head = s->tail = NULL;
+}
+
+static pbrpc_status result(pbrpc_stream *s, pbrpc_error *err)
+{
+	if (s->status == PBRPC_OK)
+		return PBRPC_OK;
+	return pbrpc_error_set(err, s->status, "%s", s->message[0] ? s->message
+	                                                           : pbrpc_strerror(s->status));
+}
+
+/* Takes the next queued message (lock held) and unpacks it. */
+static pbrpc_status take_message(pbrpc_stream *s, ProtobufCMessage **msg, pbrpc_error *err)
+{
+	queued_msg *q = s->head;
+	s->head = q->next;
+	if (!s->head)
+		s->tail = NULL;
+	*msg = protobuf_c_message_unpack(s->method->output, NULL, q->len, q->data);
+	free(q);
+	if (!*msg)
+		return pbrpc_error_set(err, PBRPC_INTERNAL, "the server's reply is not a valid %s",
+		                       s->method->output->name);
+	return PBRPC_OK;
+}
+
+static pbrpc_status send_request(pbrpc_stream *s, const ProtobufCMessage *msg, uint32_t flags,
+                                 pbrpc_error *err)
+{
+	pbrpc_frame f = {.call_id = s->id, .flags = flags};
+	if (msg)
+		f.flags |= PBRPC_FLAG_HAS_MESSAGE;
+	if (!s->started) {
+		f.kind = PBRPC_FRAME_REQUEST;
+		f.method = s->method->full_name;
+		f.method_len = strlen(f.method);
+		f.timeout_ms = s->timeout_ms;
+		s->started = 1;
+	} else {
+		f.kind = msg ? PBRPC_FRAME_MESSAGE : PBRPC_FRAME_HALF_CLOSE;
+	}
+	if (flags & PBRPC_FLAG_HALF_CLOSE)
+		s->half_closed = 1;
+	return send_frame(s, &f, msg, err);
+}
+
+pbrpc_status pbrpc_client_call(pbrpc_client *c, const pbrpc_method_desc *method,
+                               const ProtobufCMessage *request, ProtobufCMessage **reply,
+                               const pbrpc_call_options *opts, pbrpc_error *err)
+{
+	*reply = NULL;
+	pbrpc_stream *s = new_call(c, method, opts, err);
+	if (!s)
+		return err ? err->code : PBRPC_RESOURCE_EXHAUSTED;
+	pbrpc_status st = send_request(s, request, PBRPC_FLAG_HALF_CLOSE, err);
+	if (st == PBRPC_OK) {
+		pthread_mutex_lock(&c->lock);
+		wait_for(s, 1);
+		st = s->head && s->status == PBRPC_OK ? take_message(s, reply, err) : result(s, err);
+		if (st == PBRPC_OK && !*reply)
+			st = pbrpc_error_set(err, PBRPC_INTERNAL, "the server sent no reply");
+		pthread_mutex_unlock(&c->lock);
+	}
+	pbrpc_stream_free(s);
+	return st;
+}
+
+pbrpc_stream *pbrpc_stream_open(pbrpc_client *c, const pbrpc_method_desc *method,
+                                const pbrpc_call_options *opts, pbrpc_error *err)
+{
+	return new_call(c, method, opts, err);
+}
+
+pbrpc_status pbrpc_stream_send(pbrpc_stream *s, const ProtobufCMessage *msg, pbrpc_error *err)
+{
+	if (s->half_closed)
+		return pbrpc_error_set(err, PBRPC_FAILED_PRECONDITION, "send after close_send");
+	pthread_mutex_lock(&s->client->lock);
+	int done = s->done;
+	pthread_mutex_unlock(&s->client->lock);
+	if (done)
+		return s->status != PBRPC_OK ? result(s, err)
+		                             : pbrpc_error_set(err, PBRPC_FAILED_PRECONDITION,
+		                                               "the call has ended");
+	/* A single-request kind half-closes with its one message. */
+	int single = s->method->kind == PBRPC_UNARY || s->method->kind == PBRPC_SERVER_STREAMING;
+	return send_request(s, msg, single ? PBRPC_FLAG_HALF_CLOSE : 0, err);
+}
+
+pbrpc_status pbrpc_stream_close_send(pbrpc_stream *s, pbrpc_error *err)
+{
+	if (s->half_closed)
+		return PBRPC_OK;
+	pthread_mutex_lock(&s->client->lock);
+	int done = s->done;
+	pthread_mutex_unlock(&s->client->lock);
+	if (done)
+		return PBRPC_OK;
+	return send_request(s, NULL, PBRPC_FLAG_HALF_CLOSE, err);
+}
+
+pbrpc_status pbrpc_stream_recv(pbrpc_stream *s, ProtobufCMessage **msg, pbrpc_error *err)
+{
+	pbrpc_client *c = s->client;
+	pbrpc_status st;
+	*msg = NULL;
+	if (!s->started && !s->done)
+		return pbrpc_error_set(err, PBRPC_FAILED_PRECONDITION, "recv before the first send");
+	pthread_mutex_lock(&c->lock);
+	wait_for(s, 0);
+	if (s->head)
+		st = take_message(s, msg, err);
+	else
+		st = result(s, err);
+	pthread_mutex_unlock(&c->lock);
+	return st;
+}
+
+/* Ends s with status and tells the server (lock held; takes the send lock). */
+static void cancel_locked(pbrpc_stream *s, pbrpc_status status, const char *why)
+{
+	pbrpc_client *c = s->client;
+	int tell = s->started && !s->done && !c->broken;
+	set_done(s, status, "%s", why);
+	free_queue(s);
+	unlist(s);
+	if (tell) {
+		pbrpc_frame f = {.call_id = s->id, .kind = PBRPC_FRAME_CANCEL};
+		pthread_mutex_unlock(&c->lock);
+		int64_t saved = s->deadline_ns;
+		s->deadline_ns = deadline_after_ms(1000); /* a cancel must not block forever */
+		send_frame(s, &f, NULL, NULL);
+		s->deadline_ns = saved;
+		pthread_mutex_lock(&c->lock);
+	}
+}
+
+void pbrpc_stream_cancel(pbrpc_stream *s)
+{
+	pthread_mutex_lock(&s->client->lock);
+	cancel_locked(s, PBRPC_CANCELLED, "cancelled");
+	pthread_mutex_unlock(&s->client->lock);
+}
+
+void pbrpc_stream_free(pbrpc_stream *s)
+{
+	if (!s)
+		return;
+	pbrpc_client *c = s->client;
+	pthread_mutex_lock(&c->lock);
+	if (!s->done)
+		cancel_locked(s, PBRPC_CANCELLED, "cancelled");
+	unlist(s);
+	free_queue(s);
+	pthread_mutex_unlock(&c->lock);
+	pthread_cond_destroy(&s->cond);
+	free(s);
+}

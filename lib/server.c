@@ -1,0 +1,412 @@
+/* server.c - the server: loop, listeners, services and their routes,
+ * signals, graceful stop, and log lines. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "address.h"
+#include "error.h"
+#include "reflection.h"
+#include "runtime.h"
+
+#define SCRATCH_SIZE (256u << 10)
+
+void pbrpc_server_options_init(pbrpc_server_options *o)
+{
+	memset(o, 0, sizeof *o);
+	o->log_level = PBRPC_LOG_INFO;
+}
+
+static void default_log(void *data, int level, const char *line)
+{
+	static const char *const names[] = {"error", "warn", "info", "debug"};
+	struct timespec ts;
+	struct tm tm;
+	char when[32];
+	(void)data;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+	fprintf(stderr, "%s.%03ldZ %s[%d] %s: %s\n", when, ts.tv_nsec / 1000000,
+	        program_invocation_short_name, (int)getpid(), names[level & 3], line);
+}
+
+void pbrpc_server_log(pbrpc_server *s, int level, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	if (level > s->opt.log_level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	s->opt.log(s->opt.log_data, level, line);
+}
+
+static void on_stop_async(uv_async_t *async);
+
+pbrpc_server *pbrpc_server_new(const uint8_t key[PBRPC_KEY_BYTES],
+                               const pbrpc_server_options *opts, pbrpc_error *err)
+{
+	if (sodium_init() < 0) {
+		pbrpc_error_set(err, PBRPC_INTERNAL, "libsodium failed to initialise");
+		return NULL;
+	}
+	pbrpc_server *s = calloc(1, sizeof *s);
+	if (!s) {
+		pbrpc_error_set(err, PBRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return NULL;
+	}
+	if (opts)
+		s->opt = *opts;
+	else
+		pbrpc_server_options_init(&s->opt);
+	if (!s->opt.max_record)
+		s->opt.max_record = PBRPC_DEFAULT_MAX_RECORD;
+	if (s->opt.max_record < PBRPC_MIN_MAX_RECORD || s->opt.max_record > PBRPC_MAX_MAX_RECORD) {
+		pbrpc_error_set(err, PBRPC_INVALID_ARGUMENT, "max_record must be %u..%u bytes",
+		                PBRPC_MIN_MAX_RECORD, PBRPC_MAX_MAX_RECORD);
+		free(s);
+		return NULL;
+	}
+	if (!s->opt.max_connections)
+		s->opt.max_connections = 1024;
+	if (!s->opt.max_calls)
+		s->opt.max_calls = 128;
+	if (!s->opt.handshake_timeout_ms)
+		s->opt.handshake_timeout_ms = 10000;
+	if (!s->opt.grace_ms)
+		s->opt.grace_ms = 5000;
+	if (!s->opt.max_output)
+		s->opt.max_output = 1u << 20;
+	if (!s->opt.log)
+		s->opt.log = default_log;
+	memcpy(s->key, key, PBRPC_KEY_BYTES);
+
+	if (s->opt.loop) {
+		s->loop = s->opt.loop;
+	} else {
+		uv_loop_init(&s->own_loop);
+		s->loop = &s->own_loop;
+	}
+	s->scratch_size = SCRATCH_SIZE;
+	s->scratch = malloc(s->scratch_size);
+	uv_async_init(s->loop, &s->stop_async, on_stop_async);
+	s->stop_async.data = s;
+	uv_timer_init(s->loop, &s->grace_timer);
+	s->grace_timer.data = s;
+	uv_unref((uv_handle_t *)&s->grace_timer);
+	uv_idle_init(s->loop, &s->drain_idle);
+	s->drain_idle.data = s;
+	if (!s->scratch || pbrpc_reflection_register(s, err) != PBRPC_OK) {
+		if (!s->scratch)
+			pbrpc_error_set(err, PBRPC_RESOURCE_EXHAUSTED, "out of memory");
+		pbrpc_server_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static uint64_t name_hash(const char *name, size_t len)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (uint8_t)name[i]) * 1099511628211ull;
+	return h;
+}
+
+/* Rebuilds the route table so that lookups stay one probe on average. */
+static int rebuild_routes(pbrpc_server *s)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->n_services; i++)
+		n += s->services[i]->desc->n_methods;
+	size_t size = 16;
+	while (size < n * 2)
+		size *= 2;
+	pbrpc_route *routes = calloc(size, sizeof *routes);
+	if (!routes)
+		return -1;
+	for (size_t i = 0; i < s->n_services; i++) {
+		const pbrpc_service_entry *e = s->services[i];
+		for (size_t m = 0; m < e->desc->n_methods; m++) {
+			const pbrpc_method_desc *md = &e->desc->methods[m];
+			size_t at = name_hash(md->full_name, strlen(md->full_name)) & (size - 1);
+			while (routes[at].method)
+				at = (at + 1) & (size - 1);
+			routes[at].method = md;
+			routes[at].service = e;
+		}
+	}
+	free(s->routes);
+	s->routes = routes;
+	s->routes_size = size;
+	return 0;
+}
+
+const pbrpc_route *pbrpc_server_route(const pbrpc_server *s, const char *name, size_t len)
+{
+	if (!s->routes)
+		return NULL;
+	size_t at = name_hash(name, len) & (s->routes_size - 1);
+	for (; s->routes[at].method; at = (at + 1) & (s->routes_size - 1)) {
+		const char *full = s->routes[at].method->full_name;
+		if (strncmp(full, name, len) == 0 && full[len] == '\0')
+			return &s->routes[at];
+	}
+	return NULL;
+}
+
+pbrpc_status pbrpc_server_add_service(pbrpc_server *s, const pbrpc_service_desc *desc,
+                                      const void *handlers, void *service_data,
+                                      pbrpc_error *err)
+{
+	for (size_t m = 0; m < desc->n_methods; m++) {
+		const char *name = desc->methods[m].full_name;
+		if (pbrpc_server_route(s, name, strlen(name)))
+			return pbrpc_error_set(err, PBRPC_ALREADY_EXISTS, "method %s is already served",
+			                       name);
+	}
+	pbrpc_service_entry *e = calloc(1, sizeof *e);
+	pbrpc_service_entry **list = realloc(s->services, (s->n_services + 1) * sizeof *list);
+	if (!e || !list) {
+		free(e);
+		if (list)
+			s->services = list;
+		return pbrpc_error_set(err, PBRPC_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	e->desc = desc;
+	e->handlers = handlers;
+	e->data = service_data;
+	s->services = list;
+	s->services[s->n_services++] = e;
+	if (rebuild_routes(s) != 0) {
+		s->n_services--;
+		free(e);
+		return pbrpc_error_set(err, PBRPC_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	return PBRPC_OK;
+}
+
+size_t pbrpc_server_service_count(const pbrpc_server *s)
+{
+	return s->n_services;
+}
+
+const pbrpc_service_desc *pbrpc_server_service(const pbrpc_server *s, size_t n)
+{
+	return n < s->n_services ? s->services[n]->desc : NULL;
+}
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+	pbrpc_listener *l = listener->data;
+	if (status < 0) {
+		pbrpc_server_log(l->server, PBRPC_LOG_WARN, "accept on %s: %s", l->address,
+		                 uv_strerror(status));
+		return;
+	}
+	pbrpc_conn_accept(l->server, listener);
+}
+
+static void free_listener(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+pbrpc_status pbrpc_server_listen(pbrpc_server *s, const char *address, pbrpc_error *err)
+{
+	pbrpc_address addrs[PBRPC_ADDRESS_MAX];
+	int n = pbrpc_address_resolve(address, addrs, err);
+	if (n == 0)
+		return err ? err->code : PBRPC_INVALID_ARGUMENT;
+
+	pbrpc_listener **list = realloc(s->listeners, (s->n_listeners + 1) * sizeof *list);
+	if (!list)
+		return pbrpc_error_set(err, PBRPC_RESOURCE_EXHAUSTED, "out of memory");
+	s->listeners = list;
+	pbrpc_listener *l = calloc(1, sizeof *l);
+	if (!l)
+		return pbrpc_error_set(err, PBRPC_RESOURCE_EXHAUSTED, "out of memory");
+	l->server = s;
+	const struct sockaddr *sa = (const struct sockaddr *)&addrs[0].sa;
+	int rc;
+	if (sa->sa_family == AF_UNIX) {
+		const char *path = ((const struct sockaddr_un *)sa)->sun_path;
+		uv_pipe_init(s->loop, &l->h.pipe, 0);
+		l->h.handle.data = l;
+		rc = uv_pipe_bind(&l->h.pipe, path);
+		if (rc == UV_EADDRINUSE) {
+			/* A stale socket from a dead server is replaced; a live one is not. */
+			int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			if (probe >= 0 && connect(probe, sa, addrs[0].len) != 0 && errno == ECONNREFUSED) {
+				unlink(path);
+				rc = uv_pipe_bind(&l->h.pipe, path);
+			}
+			if (probe >= 0)
+				close(probe);
+		}
+		if (rc == 0)
+			snprintf(l->unix_path, sizeof l->unix_path, "%s", path);
+	} else {
+		uv_tcp_init(s->loop, &l->h.tcp);
+		l->h.handle.data = l;
+		/* SO_REUSEADDR is set by libuv: a restarted server binds past TIME_WAIT. */
+		rc = uv_tcp_bind(&l->h.tcp, sa, sa->sa_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
+	}
+	if (rc == 0)
+		rc = uv_listen(&l->h.stream, 511, on_connection);
+	if (rc != 0) {
+		uv_close(&l->h.handle, free_listener);
+		return pbrpc_error_set(err, rc == UV_EADDRINUSE ? PBRPC_ALREADY_EXISTS : PBRPC_UNAVAILABLE,
+		                       "cannot listen on %s: %s", address, uv_strerror(rc));
+	}
+	if (sa->sa_family == AF_UNIX) {
+		snprintf(l->address, sizeof l->address, "unix:%s", l->unix_path);
+	} else {
+		struct sockaddr_storage bound;
+		int len = sizeof bound;
+		uv_tcp_getsockname(&l->h.tcp, (struct sockaddr *)&bound, &len);
+		pbrpc_address_format((struct sockaddr *)&bound, (socklen_t)len, l->address,
+		                     sizeof l->address);
+	}
+	s->listeners[s->n_listeners++] = l;
+	return PBRPC_OK;
+}
+
+const char *pbrpc_server_address(const pbrpc_server *s, size_t n)
+{
+	return n < s->n_listeners ? s->listeners[n]->address : NULL;
+}
+
+static void on_signal(uv_signal_t *sig, int signum)
+{
+	pbrpc_server *s = sig->data;
+	pbrpc_server_log(s, PBRPC_LOG_INFO, "%s: stopping", strsignal(signum));
+	pbrpc_server_stop(s);
+}
+
+static void close_if_open(uv_handle_t *h)
+{
+	if (h->loop && !uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+/* Closes the server's own handles once nothing is left to wait for. */
+static void maybe_finish_stop(pbrpc_server *s)
+{
+	if (!s->stopping || s->n_conns > 0 || s->closed)
+		return;
+	s->closed = 1;
+	close_if_open((uv_handle_t *)&s->grace_timer);
+	close_if_open((uv_handle_t *)&s->stop_async);
+	close_if_open((uv_handle_t *)&s->drain_idle);
+	if (s->opt.handle_signals && s->started) {
+		close_if_open((uv_handle_t *)&s->sigint);
+		close_if_open((uv_handle_t *)&s->sigterm);
+	}
+}
+
+void pbrpc_server_conn_gone(pbrpc_server *s)
+{
+	maybe_finish_stop(s);
+}
+
+static void on_grace_over(uv_timer_t *t)
+{
+	pbrpc_server *s = t->data;
+	if (s->n_conns)
+		pbrpc_server_log(s, PBRPC_LOG_WARN, "grace period over: closing %zu connection(s)",
+		                 s->n_conns);
+	for (pbrpc_conn *c = s->conns, *next; c; c = next) {
+		next = c->next;
+		pbrpc_conn_close(c, "server stopping");
+	}
+}
+
+static void begin_stop(pbrpc_server *s)
+{
+	if (s->stopping)
+		return;
+	s->stopping = 1;
+	for (size_t i = 0; i < s->n_listeners; i++) {
+		pbrpc_listener *l = s->listeners[i];
+		if (l->unix_path[0])
+			unlink(l->unix_path);
+		uv_close(&l->h.handle, free_listener);
+	}
+	s->n_listeners = 0;
+	/* Idle connections go now; busy ones when their last call ends. */
+	for (pbrpc_conn *c = s->conns, *next; c; c = next) {
+		next = c->next;
+		if (c->n_calls == 0)
+			pbrpc_conn_close(c, "server stopping");
+	}
+	uv_ref((uv_handle_t *)&s->grace_timer);
+	uv_timer_start(&s->grace_timer, on_grace_over, s->opt.grace_ms, 0);
+	maybe_finish_stop(s);
+}
+
+static void on_stop_async(uv_async_t *async)
+{
+	begin_stop(async->data);
+}
+
+void pbrpc_server_stop(pbrpc_server *s)
+{
+	uv_async_send(&s->stop_async);
+}
+
+int pbrpc_server_run(pbrpc_server *s)
+{
+	if (s->opt.handle_signals && !s->started) {
+		uv_signal_init(s->loop, &s->sigint);
+		uv_signal_init(s->loop, &s->sigterm);
+		s->sigint.data = s->sigterm.data = s;
+		uv_signal_start(&s->sigint, on_signal, SIGINT);
+		uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+	}
+	s->started = 1;
+	uv_run(s->loop, UV_RUN_DEFAULT);
+	return 0;
+}
+
+void pbrpc_server_free(pbrpc_server *s)
+{
+	if (!s)
+		return;
+	s->stopping = 1;
+	for (pbrpc_conn *c = s->conns, *next; c; c = next) {
+		next = c->next;
+		pbrpc_conn_close(c, "server freed");
+	}
+	for (size_t i = 0; i < s->n_listeners; i++) {
+		if (s->listeners[i]->unix_path[0])
+			unlink(s->listeners[i]->unix_path);
+		uv_close(&s->listeners[i]->h.handle, free_listener);
+	}
+	s->n_listeners = 0;
+	s->closed = 0;
+	maybe_finish_stop(s);
+	close_if_open((uv_handle_t *)&s->grace_timer);
+	close_if_open((uv_handle_t *)&s->stop_async);
+	close_if_open((uv_handle_t *)&s->drain_idle);
+	/* Let the close callbacks run so nothing refers to freed memory. */
+	uv_run(s->loop, UV_RUN_DEFAULT);
+	if (s->loop == &s->own_loop)
+		uv_loop_close(&s->own_loop);
+	for (size_t i = 0; i < s->n_services; i++)
+		free(s->services[i]);
+	free(s->services);
+	free(s->listeners);
+	free(s->routes);
+	free(s->scratch);
+	sodium_memzero(s->key, sizeof s->key);
+	free(s);
+}
