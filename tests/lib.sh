@@ -1,0 +1,79 @@
+# tests/lib.sh - shared by the shell tests: a real rpcd in a temp dir, the
+# real rpcc, and PASS/FAIL reporting. Source it; it cleans up on exit.
+# shellcheck shell=bash
+set -u
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+B=${B:-build}
+case $B in /*) ;; *) B=$ROOT/$B ;; esac
+RPCD=$B/bin/rpcd
+RPCC=$B/bin/rpcc
+T=$(mktemp -d /tmp/pbrpc-test.XXXXXX)
+KEY=$T/key
+FAILED=0
+RPCD_PIDS=()
+
+cleanup() {
+	local pid
+	for pid in "${RPCD_PIDS[@]}"; do
+		kill -TERM "$pid" 2>/dev/null
+	done
+	for pid in "${RPCD_PIDS[@]}"; do
+		wait "$pid" 2>/dev/null
+	done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+"$RPCC" keygen "$KEY" >/dev/null
+
+pass() { echo "PASS $1"; }
+fail() {
+	echo "FAIL $1"
+	[ $# -gt 1 ] && printf '  | %s\n' "${@:2}"
+	FAILED=1
+}
+
+# check NAME CMD...: PASS if CMD exits 0.
+check() {
+	local name=$1
+	shift
+	if "$@"; then pass "$name"; else fail "$name" "command failed: $*"; fi
+}
+
+# expect_eq NAME WANT GOT
+expect_eq() {
+	if [ "$2" == "$3" ]; then pass "$1"; else fail "$1" "want: $2" "got:  $3"; fi
+}
+
+# start_rpcd NAME [rpcd options...]: starts rpcd on a free loopback port and a
+# Unix socket in $T; sets ADDR_NAME (TCP), SOCK_NAME (unix:...), PID_NAME, LOG_NAME.
+start_rpcd() {
+	local name=$1 log=$T/rpcd-$1.log i port
+	shift
+	mkdir -p "$T/root-$name"
+	"$RPCD" --listen 127.0.0.1:0 --listen "unix:$T/sock-$name" --key "$KEY" \
+		--root "$T/root-$name" "$@" 2>"$log" &
+	local pid=$!
+	RPCD_PIDS+=("$pid")
+	for i in $(seq 1 100); do
+		port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log" | head -1)
+		[ -n "$port" ] && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	if [ -z "$port" ]; then
+		echo "rpcd did not start:" >&2
+		cat "$log" >&2
+		return 1
+	fi
+	printf -v "ADDR_$name" '127.0.0.1:%s' "$port"
+	printf -v "SOCK_$name" 'unix:%s' "$T/sock-$name"
+	printf -v "PID_$name" '%s' "$pid"
+	printf -v "LOG_$name" '%s' "$log"
+}
+
+# rpcc ARGS...: the real client with the test key.
+rpcc() { "$RPCC" --key "$KEY" "$@"; }
+
+# finish: exit status for the script.
+finish() { exit "$FAILED"; }

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# tests/run.sh - runs every test and ends with one line "N passed, N failed".
+#   cmocka unit tests:      $B/tests/unit_*        (counted per test case)
+#   C fault/load programs:  $B/tests/fault_*       (PASS/FAIL lines)
+#   shell tests:            tests/integration/*.sh, tests/gen/check.sh (PASS/FAIL lines)
+# Any program that exits non-zero without printing a FAIL counts as one failure.
+# TESTS='pattern' runs only the tests whose path contains pattern.
+set -u
+cd "$(dirname "$0")/.."
+B=${B:-build}
+export B
+passed=0
+failed=0
+failures=()
+pattern=${TESTS:-}
+
+run_one() {
+	local t=$1 log rc p f
+	log=$(mktemp)
+	case $t in
+	*.sh) timeout 600 bash "$t" >"$log" 2>&1 ;;
+	*) timeout 600 "$t" >"$log" 2>&1 ;;
+	esac
+	rc=$?
+	if grep -q '^\[==========\]' "$log"; then # cmocka
+		p=$(grep -c '^\[       OK \]' "$log")
+		f=$(grep -c '^\[  FAILED  \] [a-z_]' "$log")
+		grep '^\[  FAILED  \] [a-z_]' "$log" | sed "s|^\[  FAILED  \] |$t: |" >>"$failfile"
+	else
+		p=$(grep -c '^PASS ' "$log")
+		f=$(grep -c '^FAIL ' "$log")
+		grep '^FAIL ' "$log" | sed "s|^FAIL |$t: |" >>"$failfile"
+	fi
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1
+		echo "$t: exited $rc" >>"$failfile"
+	fi
+	printf '%-44s %4d passed %4d failed\n' "$t" "$p" "$f"
+	if [ "$f" -ne 0 ]; then
+		sed 's/^/    | /' "$log" | tail -40
+	fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+	rm -f "$log"
+}
+
+failfile=$(mktemp)
+trap 'rm -f "$failfile"' EXIT
+tests=()
+for t in "$B"/tests/unit_* "$B"/tests/fault_* tests/gen/check.sh tests/integration/*.sh; do
+	[ -e "$t" ] || continue
+	case $t in *.d | *.o) continue ;; esac
+	[ -n "$pattern" ] && [[ $t != *"$pattern"* ]] && continue
+	tests+=("$t")
+done
+for t in "${tests[@]}"; do
+	run_one "$t"
+done
+if [ -s "$failfile" ]; then
+	echo
+	echo "failures:"
+	sed 's/^/  /' "$failfile"
+fi
+echo
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -1,0 +1,18 @@
+# tests/tests.mk - test programs, included by the top-level Makefile.
+# tests/unit/NAME.c  -> $(B)/tests/unit_NAME   (cmocka; may use lib/ internals)
+# tests/fault/NAME.c -> $(B)/tests/fault_NAME  (real sockets against a real rpcd)
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+FAULT_SRCS := $(wildcard tests/fault/*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/unit_%,$(UNIT_SRCS))
+FAULT_BINS := $(patsubst tests/fault/%.c,$(B)/tests/fault_%,$(FAULT_SRCS))
+TEST_LIBS = $(PKG_LIBS) $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+
+test-progs: $(UNIT_BINS) $(FAULT_BINS)
+
+$(B)/tests/unit_%: $(B)/obj/tests/unit/%.o $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS)
+
+$(B)/tests/fault_%: $(B)/obj/tests/fault/%.o $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS)
