@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# scripts/demo.sh BINDIR - the `make demo` tour: a fresh key in a temp dir,
+# rpcd on a free loopback port and a Unix socket, then every rpcc command,
+# each shown as it is typed. Exits 0 if every command behaved as expected.
+#
+# To add a command to the tour, add one `show` line below ("the tour").
+set -u
+
+BIN=${1:-build/bin}
+BIN=$(cd "$BIN" && pwd) || exit 1
+RPCD=$BIN/rpcd
+RPCC_BIN=$BIN/rpcc
+T=$(mktemp -d "${TMPDIR:-/tmp}/pbrpc-demo.XXXXXX") || exit 1
+RPCD_PID=
+BAD=0
+
+cleanup() {
+	if [ -n "$RPCD_PID" ] && kill -0 "$RPCD_PID" 2>/dev/null; then
+		kill -TERM "$RPCD_PID" 2>/dev/null
+		wait "$RPCD_PID" 2>/dev/null
+	fi
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# quote ARGS...: the arguments as a shell would need them typed.
+quote() {
+	local a out=
+	for a in "$@"; do
+		case $a in
+		'' | *[!A-Za-z0-9_./:=@%+,-]*) a="'${a//\'/\'\\\'\'}'" ;;
+		esac
+		out+=" $a"
+	done
+	printf '%s' "${out# }"
+}
+
+# show [-x STATUS] ARGS...: prints "$ rpcc ARGS", runs it, and counts it as
+# a failure unless it exits with STATUS (default 0).
+show() {
+	local want=0 rc
+	if [ "${1:-}" = -x ]; then
+		want=$2
+		shift 2
+	fi
+	printf '\n$ rpcc %s\n' "$(quote "$@")"
+	"$RPCC_BIN" "$@" 2>&1 </dev/null
+	rc=$?
+	[ "$rc" -ne 0 ] && echo "(exit $rc)"
+	if [ "$rc" -ne "$want" ]; then
+		echo "demo: expected exit $want" >&2
+		BAD=1
+	fi
+}
+
+echo "== a fresh key, and rpcd on a free port (temp dir $T)"
+mkdir -p "$T/root"
+printf '$ rpcc keygen %s\n' "$T/key"
+"$RPCC_BIN" keygen "$T/key" || exit 1
+printf '$ rpcd --listen 127.0.0.1:0 --listen unix:%s --key %s --root %s &\n' \
+	"$T/sock" "$T/key" "$T/root"
+"$RPCD" --listen 127.0.0.1:0 --listen "unix:$T/sock" --key "$T/key" --root "$T/root" \
+	</dev/null 2>"$T/rpcd.log" &
+RPCD_PID=$!
+port=
+for _ in $(seq 1 100); do
+	port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/rpcd.log" | head -1)
+	[ -n "$port" ] && break
+	kill -0 "$RPCD_PID" 2>/dev/null || break
+	sleep 0.05
+done
+if [ -z "$port" ]; then
+	echo "demo: rpcd did not start:" >&2
+	cat "$T/rpcd.log" >&2
+	exit 1
+fi
+sed 's/^/  | /' "$T/rpcd.log"
+
+# rpcc finds the server and the key through the environment, as a user's
+# shell would after `export`.
+export PBRPC_SERVER=127.0.0.1:$port PBRPC_KEY=$T/key
+printf '$ export PBRPC_SERVER=%s PBRPC_KEY=%s\n' "$PBRPC_SERVER" "$PBRPC_KEY"
+"$RPCC_BIN" keygen "$T/wrong.key" >/dev/null || exit 1
+
+echo
+echo "== the tour"
+show echo hello world
+show echo --upper hello world
+show --server "unix:$T/sock" echo over the unix socket
+show time
+show time --format '%Y-%m-%d %X'
+show ping -c 1000
+show list
+show describe pbrpc.echo.Echo
+show -x 255 --key "$T/wrong.key" echo hello
+
+echo
+echo "== stopping rpcd (SIGTERM)"
+kill -TERM "$RPCD_PID"
+wait "$RPCD_PID"
+rc=$?
+RPCD_PID=
+echo "rpcd exited $rc; the last lines of its log:"
+tail -n 6 "$T/rpcd.log" | sed 's/^/  | /'
+[ "$rc" -eq 0 ] || BAD=1
+
+if [ "$BAD" -ne 0 ]; then
+	echo "demo: some commands did not behave as expected" >&2
+	exit 1
+fi
+echo
+echo "demo: done"
