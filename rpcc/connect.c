@@ -100,9 +100,16 @@ pbrpc_client *rpcc_connect(const rpcc_context *ctx)
 		return client;
 
 	/* Say "authentication failed" plainly: the usual cause is a wrong key. */
-	if (err.code == PBRPC_UNAUTHENTICATED)
-		report_in(command, &err, "authentication failed with %s using key %s", address, path);
-	else
+	if (err.code == PBRPC_UNAUTHENTICATED) {
+		if (strstr(err.message, "authentication failed") != NULL)
+			report_in(command, &err, "%s with key %s", address, path);
+		else
+			report_in(command, &err, "authentication failed with %s using key %s",
+			          address, path);
+	} else if (strstr(err.message, address) != NULL) {
+		rpcc_report(command, NULL, &err);
+	} else {
 		report_in(command, &err, "cannot connect to %s", address);
+	}
 	return NULL;
 }
