@@ -78,6 +78,9 @@ static pbrpc_server *start_server(const rpcd_options *o, const uint8_t key[PBRPC
 	pbrpc_server_options_init(&so);
 	so.max_record = o->max_record;
 	so.max_connections = o->max_connections;
+	so.max_calls = o->max_calls;
+	so.handshake_timeout_ms = o->handshake_timeout_ms;
+	so.idle_timeout_ms = o->idle_timeout_ms;
 	so.handle_signals = 1;
 	so.log_level = o->log_level;
 

@@ -12,10 +12,15 @@
 enum {
 	OPT_MAX_RECORD = 256,
 	OPT_MAX_CONNECTIONS,
+	OPT_MAX_CALLS,
+	OPT_HANDSHAKE_TIMEOUT,
+	OPT_IDLE_TIMEOUT,
 };
 
 /* A generous cap that still catches typos; the library bounds its own work. */
 #define RPCD_MAX_MAX_CONNECTIONS 1000000u
+#define RPCD_MAX_MAX_CALLS 65536u
+#define RPCD_MAX_TIMEOUT_MS 86400000u /* one day */
 
 static const struct option long_options[] = {
 	{"listen", required_argument, NULL, 'l'},
@@ -23,6 +28,9 @@ static const struct option long_options[] = {
 	{"root", required_argument, NULL, 'r'},
 	{"max-record", required_argument, NULL, OPT_MAX_RECORD},
 	{"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+	{"max-calls", required_argument, NULL, OPT_MAX_CALLS},
+	{"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT},
+	{"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
@@ -47,6 +55,12 @@ static void print_usage(FILE *out)
 	        "      --max-record BYTES     largest record accepted, %u..%u; K and M\n"
 	        "                             suffixes mean KiB and MiB (default %u)\n"
 	        "      --max-connections N    most clients connected at once (default 1024)\n"
+	        "      --max-calls N          most calls open at once on one connection,\n"
+	        "                             1..%u (default 128)\n"
+	        "      --handshake-timeout MS close a connection that has not authenticated\n"
+	        "                             within MS milliseconds, 1..%u (default 10000)\n"
+	        "      --idle-timeout MS      close an authenticated connection with no call\n"
+	        "                             for MS milliseconds, 0..%u (default 0: never)\n"
 	        "  -v, --verbose              log debug lines too\n"
 	        "  -q, --quiet                log only warnings and errors\n"
 	        "  -h, --help                 show this help and exit\n"
@@ -55,7 +69,8 @@ static void print_usage(FILE *out)
 	        "Logs go to stderr. SIGINT or SIGTERM stops rpcd after in-flight calls end.\n"
 	        "Exit status: 0 after a clean stop, 1 on a usage or startup error.\n",
 	        PBRPC_DEFAULT_ADDRESS, PBRPC_MIN_MAX_RECORD, PBRPC_MAX_MAX_RECORD,
-	        PBRPC_DEFAULT_MAX_RECORD);
+	        PBRPC_DEFAULT_MAX_RECORD, RPCD_MAX_MAX_CALLS, RPCD_MAX_TIMEOUT_MS,
+	        RPCD_MAX_TIMEOUT_MS);
 }
 
 static rpcd_parse_result usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -141,6 +156,33 @@ rpcd_parse_result rpcd_options_parse(int argc, char **argv, rpcd_options *o)
 				return RPCD_PARSE_ERROR;
 			}
 			o->max_connections = (unsigned)value;
+			break;
+		case OPT_MAX_CALLS:
+			if (parse_count(optarg, RPCD_MAX_MAX_CALLS, &value) != 0 || value == 0) {
+				fprintf(stderr, "rpcd: --max-calls '%s': must be 1..%u\n", optarg,
+				        RPCD_MAX_MAX_CALLS);
+				return RPCD_PARSE_ERROR;
+			}
+			o->max_calls = (unsigned)value;
+			break;
+		case OPT_HANDSHAKE_TIMEOUT:
+			/* Milliseconds: no K/M suffix makes sense, so digits only. */
+			if (strspn(optarg, "0123456789") != strlen(optarg) ||
+			    parse_count(optarg, RPCD_MAX_TIMEOUT_MS, &value) != 0 || value == 0) {
+				fprintf(stderr, "rpcd: --handshake-timeout '%s': must be 1..%u ms\n",
+				        optarg, RPCD_MAX_TIMEOUT_MS);
+				return RPCD_PARSE_ERROR;
+			}
+			o->handshake_timeout_ms = (unsigned)value;
+			break;
+		case OPT_IDLE_TIMEOUT:
+			if (strspn(optarg, "0123456789") != strlen(optarg) ||
+			    parse_count(optarg, RPCD_MAX_TIMEOUT_MS, &value) != 0) {
+				fprintf(stderr, "rpcd: --idle-timeout '%s': must be 0..%u ms (0: never)\n",
+				        optarg, RPCD_MAX_TIMEOUT_MS);
+				return RPCD_PARSE_ERROR;
+			}
+			o->idle_timeout_ms = (unsigned)value;
 			break;
 		case 'v':
 			o->log_level = PBRPC_LOG_DEBUG;

@@ -14,6 +14,9 @@ typedef struct rpcd_options {
 	const char *root;          /* NULL: the default root (see rpcd_default_root) */
 	uint32_t max_record;       /* 0: the library default */
 	unsigned max_connections;  /* 0: the library default */
+	unsigned max_calls;        /* per connection; 0: the library default */
+	unsigned handshake_timeout_ms; /* 0: the library default */
+	unsigned idle_timeout_ms;  /* 0: never */
 	int log_level;             /* PBRPC_LOG_* */
 } rpcd_options;
 
