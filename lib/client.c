@@ -122,7 +122,9 @@ static int read_record(int fd, pbrpc_buf *in, uint32_t cap, int64_t deadline, ui
 		if (rc == PBRPC_RECORD_READY)
 			return 1;
 		if (rc == PBRPC_RECORD_BAD) {
-			*why = "the server sent a record of bad length";
+			*why = cap == PBRPC_HANDSHAKE_MAX_RECORD
+			           ? "the peer does not speak pbrpc (bad handshake record length)"
+			           : "the server sent a record of bad length";
 			return -1;
 		}
 		size_t want = READ_CHUNK;

@@ -44,15 +44,21 @@ void pbrpc_conn_accept(pbrpc_server *s, uv_stream_t *listener)
 		goto fail;
 	c->h.handle.data = c;
 	c->handles_open = 1;
-	if ((rc = uv_accept(listener, &c->h.stream)) != 0) {
-		pbrpc_conn_close(c, NULL);
-		return;
-	}
 	uv_timer_init(s->loop, &c->timer);
 	c->timer.data = c;
 	c->handles_open++;
-
+	c->next = s->conns;
+	if (s->conns)
+		s->conns->prev = c;
+	s->conns = c;
+	s->n_conns++;
 	snprintf(c->name, sizeof c->name, "c%llu", (unsigned long long)++s->conn_serial);
+	snprintf(c->peer, sizeof c->peer, "unix");
+	if ((rc = uv_accept(listener, &c->h.stream)) != 0) {
+		pbrpc_server_log(s, PBRPC_LOG_WARN, "accept: %s", uv_strerror(rc));
+		pbrpc_conn_close(c, NULL);
+		return;
+	}
 	if (listener->type == UV_TCP) {
 		struct sockaddr_storage peer;
 		int len = sizeof peer;
@@ -60,14 +66,7 @@ void pbrpc_conn_accept(pbrpc_server *s, uv_stream_t *listener)
 		if (uv_tcp_getpeername(&c->h.tcp, (struct sockaddr *)&peer, &len) == 0)
 			pbrpc_address_format((struct sockaddr *)&peer, (socklen_t)len, c->peer,
 			                     sizeof c->peer);
-	} else {
-		snprintf(c->peer, sizeof c->peer, "unix");
 	}
-	c->next = s->conns;
-	if (s->conns)
-		s->conns->prev = c;
-	s->conns = c;
-	s->n_conns++;
 
 	if (s->n_conns > s->opt.max_connections || s->stopping) {
 		pbrpc_server_log(s, PBRPC_LOG_WARN, "%s %s refused: %s", c->name, c->peer,
@@ -126,8 +125,7 @@ static void conn_teardown(pbrpc_conn *c)
 		c->next->prev = c->prev;
 	c->prev = c->next = NULL;
 	s->n_conns--;
-	if (uv_is_active((uv_handle_t *)&c->timer) || c->handles_open > 1)
-		uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+	uv_close((uv_handle_t *)&c->timer, on_handle_closed);
 	uv_close(&c->h.handle, on_handle_closed);
 }
 

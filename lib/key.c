@@ -23,8 +23,8 @@ pbrpc_status pbrpc_key_generate(const char *path, pbrpc_error *err)
 		if (errno == EEXIST)
 			return pbrpc_error_set(err, PBRPC_ALREADY_EXISTS,
 			                       "%s already exists; not overwriting a key", path);
-		return pbrpc_error_set(err, PBRPC_PERMISSION_DENIED, "cannot create %s: %s", path,
-		                       strerror(errno));
+		return pbrpc_error_set(err, errno == ENOENT ? PBRPC_NOT_FOUND : PBRPC_PERMISSION_DENIED,
+		                       "cannot create %s: %s", path, strerror(errno));
 	}
 	randombytes_buf(key, sizeof key);
 	sodium_bin2hex(hex, sizeof hex, key, sizeof key);
