@@ -144,3 +144,6 @@ clean:
 	rm -rf build build-asan
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+
+# --- install (issue 5 fills this in) --------------------------------------------------
+-include install.mk
