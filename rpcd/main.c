@@ -95,7 +95,7 @@ static pbrpc_server *start_server(const rpcd_options *o, const uint8_t key[PBRPC
 	}
 	for (size_t i = 0; i < o->n_listen; i++) {
 		if (pbrpc_server_listen(s, o->listen[i], &err) != PBRPC_OK) {
-			fprintf(stderr, "rpcd: %s: %s\n", o->listen[i], err.message);
+			fprintf(stderr, "rpcd: %s\n", err.message); /* it names the address */
 			goto fail;
 		}
 	}
