@@ -193,7 +193,7 @@ static void open_call(pbrpc_conn *c, const pbrpc_frame *f)
 		for (size_t i = 0; i < n; i++) /* the name is hostile: print it safely */
 			name[i] = f->method[i] >= 0x20 && f->method[i] < 0x7f ? f->method[i] : '?';
 		name[n] = '\0';
-		char why[160];
+		char why[sizeof name + 32];
 		snprintf(why, sizeof why, "unknown method '%s%s'", name, f->method_len > 80 ? "..." : "");
 		send_status(c, f->call_id, PBRPC_UNIMPLEMENTED, why, NULL);
 		pbrpc_server_log(s, PBRPC_LOG_DEBUG, "%s %s", c->name, why);

@@ -462,7 +462,8 @@ static void deliver_record(pbrpc_client *c, uint8_t *rec, uint32_t body_len)
 		if (q) {
 			q->next = NULL;
 			q->len = f.payload_len;
-			memcpy(q->data, f.payload, f.payload_len);
+			if (f.payload_len)
+				memcpy(q->data, f.payload, f.payload_len);
 		}
 	}
 	pthread_mutex_lock(&c->lock);
@@ -686,8 +687,14 @@ pbrpc_status pbrpc_stream_recv(pbrpc_stream *s, ProtobufCMessage **msg, pbrpc_er
 	pbrpc_client *c = s->client;
 	pbrpc_status st;
 	*msg = NULL;
-	if (!s->started && !s->done)
-		return pbrpc_error_set(err, PBRPC_FAILED_PRECONDITION, "recv before the first send");
+	if (!s->started && !s->done) {
+		/* Client- and bidi-streaming calls may wait for the server first. */
+		if (s->method->kind == PBRPC_UNARY || s->method->kind == PBRPC_SERVER_STREAMING)
+			return pbrpc_error_set(err, PBRPC_FAILED_PRECONDITION,
+			                       "recv before the request was sent");
+		if ((st = send_request(s, NULL, 0, err)) != PBRPC_OK)
+			return st;
+	}
 	pthread_mutex_lock(&c->lock);
 	wait_for(s, 0);
 	if (s->head)

@@ -111,6 +111,9 @@ static void on_handle_closed(uv_handle_t *h)
 static void conn_teardown(pbrpc_conn *c)
 {
 	pbrpc_server *s = c->server;
+	if (c->torn_down) /* e.g. a write cancelled by the close calls back */
+		return;
+	c->torn_down = 1;
 	pbrpc_call_abort_all(c);
 	if (c->hs) {
 		pbrpc_handshake_wipe(c->hs);
@@ -158,7 +161,7 @@ static size_t output_pending(const pbrpc_conn *c)
 
 void pbrpc_conn_update_reading(pbrpc_conn *c)
 {
-	int want = !c->closing && c->paused_calls == 0 && !c->output_blocked;
+	int want = !c->closing && !c->draining && c->paused_calls == 0 && !c->output_blocked;
 	if (want && !c->reading) {
 		if (uv_read_start(&c->h.stream, on_alloc, on_read) == 0)
 			c->reading = 1;
@@ -222,8 +225,12 @@ static void start_write(pbrpc_conn *c)
 			pbrpc_buf_shrink(&c->out, 0);
 		}
 	}
-	/* Back-pressure: a client that does not read its replies stops being read. */
 	size_t pending = output_pending(c);
+	if (c->draining && pending == 0) {
+		pbrpc_conn_close(c, c->drain_reason);
+		return;
+	}
+	/* Back-pressure: a client that does not read its replies stops being read. */
 	size_t high = c->server->opt.max_output;
 	if (!c->output_blocked && pending > high) {
 		c->output_blocked = 1;
@@ -258,10 +265,20 @@ pbrpc_status pbrpc_conn_send(pbrpc_conn *c, const pbrpc_frame *f, const Protobuf
 	return PBRPC_OK;
 }
 
+void pbrpc_conn_close_after_output(pbrpc_conn *c, const char *why)
+{
+	if (c->closing || c->draining)
+		return;
+	c->draining = 1;
+	c->drain_reason = why;
+	pbrpc_conn_update_reading(c);
+	pbrpc_conn_flush(c);
+}
+
 void pbrpc_conn_call_done(pbrpc_conn *c)
 {
 	if (c->server->stopping && c->n_calls == 0)
-		pbrpc_conn_close(c, "server stopping");
+		pbrpc_conn_close_after_output(c, "server stopping");
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -299,8 +316,7 @@ static int handle_handshake_record(pbrpc_conn *c, uint8_t *rec, size_t len)
 	if (rc == PBRPC_HS_FAILED) {
 		pbrpc_server_log(s, PBRPC_LOG_WARN, "%s %s handshake failed: %s", c->name, c->peer,
 		                 c->hs->error);
-		start_write(c); /* a refusal, if any, is best effort */
-		pbrpc_conn_close(c, NULL);
+		pbrpc_conn_close_after_output(c, NULL); /* a refusal, if any, goes out first */
 		return -1;
 	}
 	pbrpc_handshake_channel(c->hs, &c->ch);

@@ -90,6 +90,9 @@ struct pbrpc_conn {
 	unsigned n_calls;
 	unsigned paused_calls; /* handlers asking us to stop reading */
 	int busy;              /* nesting depth of callbacks into this connection */
+	int draining;             /* close once output is written ... */
+	const char *drain_reason; /* ... logging this */
+	int torn_down;
 	int reading, writing, closing, handles_open, batching, output_blocked, drain_pending;
 };
 
@@ -113,6 +116,8 @@ struct pbrpc_call {
 /* conn.c */
 void pbrpc_conn_accept(pbrpc_server *s, uv_stream_t *listener);
 void pbrpc_conn_close(pbrpc_conn *c, const char *why);
+/* Stops reading and closes once everything queued has been written. */
+void pbrpc_conn_close_after_output(pbrpc_conn *c, const char *why);
 /* Writes what is queued now, or at the end of the current read batch. */
 void pbrpc_conn_flush(pbrpc_conn *c);
 /* Recomputes whether the connection should be reading. */

@@ -346,7 +346,7 @@ static void begin_stop(pbrpc_server *s)
 	for (pbrpc_conn *c = s->conns, *next; c; c = next) {
 		next = c->next;
 		if (c->n_calls == 0)
-			pbrpc_conn_close(c, "server stopping");
+			pbrpc_conn_close_after_output(c, "server stopping");
 	}
 	uv_ref((uv_handle_t *)&s->grace_timer);
 	uv_timer_start(&s->grace_timer, on_grace_over, s->opt.grace_ms, 0);

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# rpcd as a daemon: defaults with no options, key file rules, graceful stop.
+. "$(dirname "$0")/../lib.sh"
+
+# No options: loopback on the default port, a key created 0600 where rpcc finds it.
+home=$T/home
+mkdir -p "$home"
+if (exec 3<>/dev/tcp/127.0.0.1/7420) 2>/dev/null; then
+	pass "defaults (skipped: port 7420 is in use here)"
+else
+	HOME=$home XDG_CONFIG_HOME= XDG_DATA_HOME= PBRPC_KEY= "$RPCD" 2>"$T/default.log" &
+	pid=$!
+	for _ in $(seq 1 100); do grep -q "listening on" "$T/default.log" && break; sleep 0.05; done
+	check "default listens on 127.0.0.1:7420" grep -q "listening on 127.0.0.1:7420" "$T/default.log"
+	check "default key created and announced" grep -q "created key file $home/.config/pbrpc/key" "$T/default.log"
+	expect_eq "default key mode 0600" 600 "$(stat -c %a "$home/.config/pbrpc/key" 2>/dev/null)"
+	check "default root created" test -d "$home/.local/share/pbrpc/files"
+	expect_eq "rpcc with no options finds server and key" "hi" \
+		"$(HOME=$home XDG_CONFIG_HOME= PBRPC_KEY= PBRPC_SERVER= "$RPCC" echo hi 2>&1)"
+	kill -TERM "$pid"
+	wait "$pid"
+	expect_eq "SIGTERM on an idle server exits 0" 0 "$?"
+fi
+
+# A key file others can read is refused.
+cp "$KEY" "$T/loose"
+chmod 640 "$T/loose"
+out=$("$RPCD" --listen 127.0.0.1:0 --key "$T/loose" --root "$T" 2>&1)
+rc=$?
+expect_eq "group-readable key refused (exit 1)" 1 "$rc"
+check "the refusal says why" grep -q "accessible by group or others" <<<"$out"
+
+# A bad key file and bad options are clear errors.
+echo "not a key" >"$T/bad"
+chmod 600 "$T/bad"
+out=$("$RPCD" --listen 127.0.0.1:0 --key "$T/bad" --root "$T" 2>&1)
+check "malformed key refused" grep -q "64 hexadecimal digits" <<<"$out"
+out=$("$RPCD" --listen nonsense --key "$KEY" --root "$T" 2>&1)
+check "bad listen address refused" grep -qi "bad address" <<<"$out"
+
+# Graceful stop: an open call finishes after SIGTERM, then rpcd exits 0.
+start_rpcd g || exit 1
+coproc CHAT { "$B/tests/fault_slow_chat" "$SOCK_g" "$KEY"; }
+read -r -t 5 first <&"${CHAT[0]}"
+expect_eq "chat call open" "open" "$first"
+kill -TERM "$PID_g"
+sleep 0.3
+check "rpcd still running with a call in flight" kill -0 "$PID_g"
+echo go >&"${CHAT[1]}"
+read -r -t 5 second <&"${CHAT[0]}"
+expect_eq "in-flight call finished after SIGTERM" "done" "$second"
+for _ in $(seq 1 50); do kill -0 "$PID_g" 2>/dev/null || break; sleep 0.1; done
+wait "$PID_g"
+expect_eq "rpcd exited 0 after the last call" 0 "$?"
+check "stop was logged" grep -q "stopping" "$LOG_g"
+check "unix socket removed" test ! -e "$T/sock-g"
+finish
