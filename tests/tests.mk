@@ -5,6 +5,7 @@ UNIT_SRCS := $(wildcard tests/unit/*.c)
 FAULT_SRCS := $(wildcard tests/fault/*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/unit_%,$(UNIT_SRCS))
 FAULT_BINS := $(patsubst tests/fault/%.c,$(B)/tests/fault_%,$(FAULT_SRCS))
+TEST_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(UNIT_SRCS) $(FAULT_SRCS))
 TEST_LIBS = $(PKG_LIBS) $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
 test-progs: $(UNIT_BINS) $(FAULT_BINS)
