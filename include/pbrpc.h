@@ -64,7 +64,7 @@ const char *pbrpc_strerror(int status);
 /* A status with its detail, filled by functions that can fail. */
 typedef struct pbrpc_error {
 	pbrpc_status code;
-	char message[256];
+	char message[1024]; /* holds the longest status message a server may send */
 } pbrpc_error;
 
 /* ---- Keys --------------------------------------------------------------

@@ -44,7 +44,7 @@ struct pbrpc_stream {
 	int done;      /* STATUS seen, or failed locally */
 	int listed;
 	pbrpc_status status;
-	char message[256];
+	char message[1024];
 };
 
 struct pbrpc_client {
@@ -486,7 +486,8 @@ static void deliver_record(pbrpc_client *c, uint8_t *rec, uint32_t body_len)
 	}
 	if (f.kind == PBRPC_FRAME_STATUS) {
 		unsigned code = f.status <= PBRPC_STATUS_MAX ? f.status : PBRPC_UNKNOWN;
-		set_done(s, (pbrpc_status)code, "%.*s", (int)(f.message_len < 255 ? f.message_len : 255),
+		set_done(s, (pbrpc_status)code, "%.*s",
+		         (int)(f.message_len < sizeof s->message ? f.message_len : sizeof s->message - 1),
 		         f.message ? f.message : "");
 		unlist(s);
 	} else if (f.kind != PBRPC_FRAME_MESSAGE) {

@@ -43,6 +43,9 @@ int pbrpc_frame_decode(const uint8_t *p, size_t n, pbrpc_frame *f)
 			case F_FLAGS: f->flags = (uint32_t)v; break;
 			case F_TIMEOUT: f->timeout_ms = v; break;
 			case F_STATUS: f->status = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v; break;
+			case F_METHOD:
+			case F_PAYLOAD:
+			case F_MESSAGE: return -1; /* a known field with the wrong wire type */
 			}
 			break;
 		case WIRE_LEN:
@@ -52,6 +55,11 @@ int pbrpc_frame_decode(const uint8_t *p, size_t n, pbrpc_frame *f)
 			case F_METHOD: f->method = (const char *)p; f->method_len = v; break;
 			case F_PAYLOAD: f->payload = p; f->payload_len = v; break;
 			case F_MESSAGE: f->message = (const char *)p; f->message_len = v; break;
+			case F_CALL_ID:
+			case F_KIND:
+			case F_FLAGS:
+			case F_TIMEOUT:
+			case F_STATUS: return -1;
 			}
 			p += v;
 			break;

@@ -137,8 +137,11 @@ static void copy_software(pbrpc_handshake *hs, const char *software)
 	hs->peer_software[n] = '\0';
 }
 
+/* The peer's limit: 0 (field left out) means the default. */
 static uint32_t clamp_max_record(uint32_t v)
 {
+	if (v == 0)
+		return PBRPC_DEFAULT_MAX_RECORD;
 	if (v < PBRPC_MIN_MAX_RECORD)
 		return PBRPC_MIN_MAX_RECORD;
 	return v > PBRPC_MAX_MAX_RECORD ? PBRPC_MAX_MAX_RECORD : v;
@@ -163,9 +166,13 @@ static int server_recv(pbrpc_handshake *hs, const uint8_t *rec, size_t rec_len, 
 		Pbrpc__Wire__ClientHello *hello = pbrpc__wire__client_hello__unpack(NULL, len, body);
 		if (!hello)
 			return fail(hs, PBRPC_INVALID_ARGUMENT, "first record is not a ClientHello");
-		if (hello->version != PBRPC_PROTOCOL_VERSION || hello->ephemeral_pk.len != 32) {
+		if (hello->version != PBRPC_PROTOCOL_VERSION) {
 			pbrpc__wire__client_hello__free_unpacked(hello, NULL);
 			return refuse(hs, out, "unsupported protocol version (this server speaks 1)");
+		}
+		if (hello->ephemeral_pk.len != 32) {
+			pbrpc__wire__client_hello__free_unpacked(hello, NULL);
+			return refuse(hs, out, "ephemeral_pk must be 32 bytes");
 		}
 		for (size_t i = 0; i < hello->n_suites && !hs->suite; i++) {
 			if (hello->suites[i] == PBRPC__WIRE__SUITE__SUITE_CHACHA20_POLY1305 ||
