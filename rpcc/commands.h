@@ -47,6 +47,7 @@ struct rpcc_command {
 	X(echo)          \
 	X(time)          \
 	X(ping)          \
+	X(exec)          \
 	X(list)          \
 	X(describe)
 

@@ -93,6 +93,10 @@ static pbrpc_server *start_server(const rpcd_options *o, const uint8_t key[PBRPC
 		fprintf(stderr, "rpcd: %s\n", err.message);
 		goto fail;
 	}
+	if (rpcd_exec_register(s, o, &err) != PBRPC_OK) {
+		fprintf(stderr, "rpcd: %s\n", err.message);
+		goto fail;
+	}
 	for (size_t i = 0; i < o->n_listen; i++) {
 		if (pbrpc_server_listen(s, o->listen[i], &err) != PBRPC_OK) {
 			fprintf(stderr, "rpcd: %s\n", err.message); /* it names the address */
@@ -102,6 +106,7 @@ static pbrpc_server *start_server(const rpcd_options *o, const uint8_t key[PBRPC
 	return s;
 fail:
 	pbrpc_server_free(s);
+	rpcd_exec_free();
 	return NULL;
 }
 
@@ -159,6 +164,7 @@ int main(int argc, char **argv)
 	if (rc != 0)
 		pbrpc_server_log(s, PBRPC_LOG_ERROR, "server stopped with an error (%d)", rc);
 	pbrpc_server_free(s);
+	rpcd_exec_free(); /* after the server: its runs have all been reaped by now */
 	explicit_bzero(key, sizeof(key)); /* kept until now in case the server borrows it */
 	rpcd_options_free(&o);
 	return rc == 0 ? EXIT_SUCCESS : EXIT_FAILURE;

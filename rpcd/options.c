@@ -15,12 +15,16 @@ enum {
 	OPT_MAX_CALLS,
 	OPT_HANDSHAKE_TIMEOUT,
 	OPT_IDLE_TIMEOUT,
+	OPT_NO_EXEC,
+	OPT_EXEC_ALLOW,
+	OPT_MAX_EXEC,
 };
 
 /* A generous cap that still catches typos; the library bounds its own work. */
 #define RPCD_MAX_MAX_CONNECTIONS 1000000u
 #define RPCD_MAX_MAX_CALLS 65536u
 #define RPCD_MAX_TIMEOUT_MS 86400000u /* one day */
+#define RPCD_MAX_MAX_EXEC 4096u
 
 static const struct option long_options[] = {
 	{"listen", required_argument, NULL, 'l'},
@@ -31,6 +35,9 @@ static const struct option long_options[] = {
 	{"max-calls", required_argument, NULL, OPT_MAX_CALLS},
 	{"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT},
 	{"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+	{"no-exec", no_argument, NULL, OPT_NO_EXEC},
+	{"exec-allow", required_argument, NULL, OPT_EXEC_ALLOW},
+	{"max-exec", required_argument, NULL, OPT_MAX_EXEC},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
@@ -61,6 +68,12 @@ static void print_usage(FILE *out)
 	        "                             within MS milliseconds, 1..%u (default 10000)\n"
 	        "      --idle-timeout MS      close an authenticated connection with no call\n"
 	        "                             for MS milliseconds, 0..%u (default 0: never)\n"
+	        "      --no-exec              refuse every exec call (PERMISSION_DENIED)\n"
+	        "      --exec-allow FILE      run only the programs whose absolute paths FILE\n"
+	        "                             lists, one per line (# comments); --shell runs\n"
+	        "                             only if /bin/sh is listed\n"
+	        "      --max-exec N           most programs running at once, 1..%u\n"
+	        "                             (default %u)\n"
 	        "  -v, --verbose              log debug lines too\n"
 	        "  -q, --quiet                log only warnings and errors\n"
 	        "  -h, --help                 show this help and exit\n"
@@ -70,7 +83,7 @@ static void print_usage(FILE *out)
 	        "Exit status: 0 after a clean stop, 1 on a usage or startup error.\n",
 	        PBRPC_DEFAULT_ADDRESS, PBRPC_MIN_MAX_RECORD, PBRPC_MAX_MAX_RECORD,
 	        PBRPC_DEFAULT_MAX_RECORD, RPCD_MAX_MAX_CALLS, RPCD_MAX_TIMEOUT_MS,
-	        RPCD_MAX_TIMEOUT_MS);
+	        RPCD_MAX_TIMEOUT_MS, RPCD_MAX_MAX_EXEC, RPCD_DEFAULT_MAX_EXEC);
 }
 
 static rpcd_parse_result usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -183,6 +196,23 @@ rpcd_parse_result rpcd_options_parse(int argc, char **argv, rpcd_options *o)
 				return RPCD_PARSE_ERROR;
 			}
 			o->idle_timeout_ms = (unsigned)value;
+			break;
+		case OPT_NO_EXEC:
+			o->no_exec = 1;
+			break;
+		case OPT_EXEC_ALLOW:
+			if (optarg[0] == '\0')
+				return usage_error("--exec-allow needs a file name");
+			o->exec_allow = optarg;
+			break;
+		case OPT_MAX_EXEC:
+			if (strspn(optarg, "0123456789") != strlen(optarg) ||
+			    parse_count(optarg, RPCD_MAX_MAX_EXEC, &value) != 0 || value == 0) {
+				fprintf(stderr, "rpcd: --max-exec '%s': must be 1..%u\n", optarg,
+				        RPCD_MAX_MAX_EXEC);
+				return RPCD_PARSE_ERROR;
+			}
+			o->max_exec = (unsigned)value;
 			break;
 		case 'v':
 			o->log_level = PBRPC_LOG_DEBUG;

@@ -18,7 +18,12 @@ typedef struct rpcd_options {
 	unsigned handshake_timeout_ms; /* 0: the library default */
 	unsigned idle_timeout_ms;  /* 0: never */
 	int log_level;             /* PBRPC_LOG_* */
+	int no_exec;               /* --no-exec: the exec service refuses every run */
+	const char *exec_allow;    /* --exec-allow FILE: only the programs listed there */
+	unsigned max_exec;         /* --max-exec: programs running at once; 0: the default */
 } rpcd_options;
+
+#define RPCD_DEFAULT_MAX_EXEC 16
 
 typedef enum rpcd_parse_result {
 	RPCD_PARSE_RUN = 0,  /* options are valid: start the server */

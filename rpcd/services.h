@@ -2,6 +2,7 @@
 #ifndef RPCD_SERVICES_H
 #define RPCD_SERVICES_H
 
+#include "options.h"
 #include "pbrpc.h"
 
 /* pbrpc.echo.Echo: Say returns its data (optionally upper-cased); Chat
@@ -10,5 +11,11 @@ pbrpc_status rpcd_echo_register(pbrpc_server *s, pbrpc_error *err);
 
 /* pbrpc.time.Time: Now returns the wall clock, optionally strftime-formatted. */
 pbrpc_status rpcd_time_register(pbrpc_server *s, pbrpc_error *err);
+
+/* pbrpc.exec.Exec: Run executes a program under o's exec policy (--no-exec,
+ * --exec-allow, --max-exec), in o->root by default; see docs/exec.md. Call
+ * rpcd_exec_free() after pbrpc_server_free(). */
+pbrpc_status rpcd_exec_register(pbrpc_server *s, const rpcd_options *o, pbrpc_error *err);
+void rpcd_exec_free(void);
 
 #endif /* RPCD_SERVICES_H */

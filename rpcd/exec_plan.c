@@ -1,0 +1,217 @@
+/* exec_plan.c - a client's Start message, checked and turned into argv, env
+ * and cwd for uv_spawn. Everything here came from the network. */
+#include "exec_plan.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SHELL "/bin/sh"
+
+/* The environment every program starts from; the client may override any. */
+static const char *const base_env[] = {
+	"PATH=/usr/local/bin:/usr/bin:/bin",
+	"LANG=C.UTF-8",
+};
+
+static pbrpc_status fail(pbrpc_error *err, pbrpc_status code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static pbrpc_status fail(pbrpc_error *err, pbrpc_status code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	err->code = code;
+	vsnprintf(err->message, sizeof err->message, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+/* A new C string of b, or NULL (with *bad = 1) if b holds a NUL byte. */
+static char *dup_bytes(ProtobufCBinaryData b, int *bad)
+{
+	if (b.len > 0 && memchr(b.data, '\0', b.len)) {
+		*bad = 1;
+		return NULL;
+	}
+	char *s = malloc(b.len + 1);
+	if (s) {
+		if (b.len > 0)
+			memcpy(s, b.data, b.len);
+		s[b.len] = '\0';
+	}
+	return s;
+}
+
+/* Counts and sizes a list of entries against the limits. */
+static pbrpc_status check_list(const char *what, size_t n, const ProtobufCBinaryData *v,
+                               pbrpc_error *err)
+{
+	size_t total = 0;
+	if (n > RPCD_EXEC_MAX_ENTRIES)
+		return fail(err, PBRPC_INVALID_ARGUMENT, "too many %s entries (%zu, limit %d)", what,
+		            n, RPCD_EXEC_MAX_ENTRIES);
+	for (size_t i = 0; i < n; i++) {
+		total += v[i].len + 1;
+		if (total > RPCD_EXEC_MAX_BYTES)
+			return fail(err, PBRPC_INVALID_ARGUMENT, "%s is longer than %u bytes", what,
+			            RPCD_EXEC_MAX_BYTES);
+		if (v[i].len > 0 && memchr(v[i].data, '\0', v[i].len))
+			return fail(err, PBRPC_INVALID_ARGUMENT, "%s entry %zu contains a NUL byte",
+			            what, i);
+	}
+	return PBRPC_OK;
+}
+
+static pbrpc_status build_argv(rpcd_exec_plan *plan, const Pbrpc__Exec__Start *start,
+                               pbrpc_error *err)
+{
+	int bad = 0;
+	if (start->n_argv == 0 || start->argv[0].len == 0)
+		return fail(err, PBRPC_INVALID_ARGUMENT,
+		            start->shell ? "empty command line" : "empty argv: no program given");
+	pbrpc_status st = check_list("argv", start->n_argv, start->argv, err);
+	if (st != PBRPC_OK)
+		return st;
+	size_t extra = start->shell ? 2 : 0; /* "/bin/sh", "-c" */
+	plan->argv = calloc(start->n_argv + extra + 1, sizeof *plan->argv);
+	if (!plan->argv)
+		return fail(err, PBRPC_RESOURCE_EXHAUSTED, "out of memory");
+	if (start->shell) {
+		/* Filled in order so that rpcd_exec_plan_free (which stops at the
+		 * first NULL) frees whatever was made before running out of memory. */
+		if (!(plan->argv[0] = strdup(SHELL)) || !(plan->argv[1] = strdup("-c")))
+			return fail(err, PBRPC_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	for (size_t i = 0; i < start->n_argv; i++) {
+		plan->argv[extra + i] = dup_bytes(start->argv[i], &bad);
+		if (!plan->argv[extra + i])
+			return fail(err, PBRPC_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	plan->program = plan->argv[0];
+	plan->name = start->shell ? "sh -c" : plan->argv[0];
+	return PBRPC_OK;
+}
+
+/* Whether entry "NAME=..." sets the same NAME as any of the client's. */
+static int overridden(const char *entry, char **client, size_t n_client)
+{
+	size_t name_len = strcspn(entry, "=") + 1; /* with the '=' */
+	for (size_t i = 0; i < n_client; i++)
+		if (strncmp(client[i], entry, name_len) == 0)
+			return 1;
+	return 0;
+}
+
+static pbrpc_status build_env(rpcd_exec_plan *plan, const Pbrpc__Exec__Start *start,
+                              pbrpc_error *err)
+{
+	int bad = 0;
+	pbrpc_status st = check_list("env", start->n_env, start->env, err);
+	if (st != PBRPC_OK)
+		return st;
+	for (size_t i = 0; i < start->n_env; i++) {
+		const ProtobufCBinaryData *e = &start->env[i];
+		const uint8_t *eq = e->len ? memchr(e->data, '=', e->len) : NULL;
+		if (!eq || eq == e->data)
+			return fail(err, PBRPC_INVALID_ARGUMENT,
+			            "env entry %zu is not NAME=VALUE", i);
+	}
+	size_t n_base = sizeof base_env / sizeof base_env[0];
+	/* base + HOME + the client's + NULL */
+	plan->env = calloc(n_base + 1 + start->n_env + 1, sizeof *plan->env);
+	if (!plan->env)
+		return fail(err, PBRPC_RESOURCE_EXHAUSTED, "out of memory");
+	char **client = plan->env; /* the client's entries go first, then the base */
+	size_t n = 0;
+	for (size_t i = 0; i < start->n_env; i++)
+		if (!(plan->env[n++] = dup_bytes(start->env[i], &bad)))
+			return fail(err, PBRPC_RESOURCE_EXHAUSTED, "out of memory");
+	size_t n_client = n;
+	for (size_t i = 0; i < n_base; i++) {
+		if (overridden(base_env[i], client, n_client))
+			continue;
+		if (!(plan->env[n++] = strdup(base_env[i])))
+			return fail(err, PBRPC_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	const char *home = getenv("HOME");
+	if (home && !overridden("HOME=", client, n_client)) {
+		if (asprintf(&plan->env[n], "HOME=%s", home) < 0) {
+			plan->env[n] = NULL;
+			return fail(err, PBRPC_RESOURCE_EXHAUSTED, "out of memory");
+		}
+		n++;
+	}
+	return PBRPC_OK;
+}
+
+/* Checked here, before spawning, because uv_spawn reports a bad directory
+ * with the same ENOENT/EACCES as a bad program. */
+static pbrpc_status build_cwd(rpcd_exec_plan *plan, const Pbrpc__Exec__Start *start,
+                              const char *root, pbrpc_error *err)
+{
+	int bad = 0;
+	char *dir = dup_bytes(start->cwd, &bad);
+	if (bad)
+		return fail(err, PBRPC_INVALID_ARGUMENT, "cwd contains a NUL byte");
+	if (!dir)
+		return fail(err, PBRPC_RESOURCE_EXHAUSTED, "out of memory");
+	if (start->cwd.len > 4096) {
+		free(dir);
+		return fail(err, PBRPC_INVALID_ARGUMENT, "cwd is too long");
+	}
+	if (dir[0] == '\0' || dir[0] != '/') {
+		char *joined = NULL;
+		int rc = dir[0] == '\0' ? asprintf(&joined, "%s", root)
+		                        : asprintf(&joined, "%s/%s", root, dir);
+		free(dir);
+		if (rc < 0)
+			return fail(err, PBRPC_RESOURCE_EXHAUSTED, "out of memory");
+		dir = joined;
+	}
+	plan->cwd = dir;
+	struct stat st;
+	if (stat(dir, &st) != 0)
+		return fail(err, errno == ENOENT ? PBRPC_NOT_FOUND : PBRPC_PERMISSION_DENIED,
+		            "cwd %.200s: %s", dir, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return fail(err, PBRPC_FAILED_PRECONDITION, "cwd %.200s: not a directory", dir);
+	if (access(dir, X_OK) != 0)
+		return fail(err, PBRPC_PERMISSION_DENIED, "cwd %.200s: %s", dir, strerror(errno));
+	return PBRPC_OK;
+}
+
+pbrpc_status rpcd_exec_plan_build(rpcd_exec_plan *plan, const Pbrpc__Exec__Start *start,
+                                  const char *root, pbrpc_error *err)
+{
+	memset(plan, 0, sizeof *plan);
+	plan->timeout_ms = start->timeout_ms;
+	plan->with_stdin = start->with_stdin != 0;
+	pbrpc_status st = build_argv(plan, start, err);
+	if (st == PBRPC_OK)
+		st = build_env(plan, start, err);
+	if (st == PBRPC_OK)
+		st = build_cwd(plan, start, root, err);
+	return st;
+}
+
+static void free_list(char **list)
+{
+	if (!list)
+		return;
+	for (char **p = list; *p; p++)
+		free(*p);
+	free(list);
+}
+
+void rpcd_exec_plan_free(rpcd_exec_plan *plan)
+{
+	free_list(plan->argv);
+	free_list(plan->env);
+	free(plan->cwd);
+	memset(plan, 0, sizeof *plan);
+}

@@ -1,0 +1,33 @@
+/* exec_plan.h - turns a client's exec Start message into what uv_spawn
+ * needs, checking every field: argv, environment, working directory. */
+#ifndef RPCD_EXEC_PLAN_H
+#define RPCD_EXEC_PLAN_H
+
+#include <stdint.h>
+
+#include "pbrpc.h"
+#include "pbrpc/exec.pb-c.h"
+
+/* Limits on what a client may ask for, each for argv and env separately. */
+#define RPCD_EXEC_MAX_ENTRIES 256
+#define RPCD_EXEC_MAX_BYTES (64u << 10)
+
+typedef struct rpcd_exec_plan {
+	char **argv;          /* NULL-terminated; argv[0] is the file to execute */
+	char **env;           /* NULL-terminated "NAME=VALUE": base + the client's */
+	char *cwd;            /* the directory to run in */
+	const char *program;  /* what the policy checks and logs name: argv[0] or "/bin/sh" */
+	const char *name;     /* what the client named: argv[0], or "sh -c" */
+	uint32_t timeout_ms;  /* 0: none */
+	int with_stdin;
+} rpcd_exec_plan;
+
+/* Fills plan from start. root is the default (and base of a relative) cwd.
+ * Returns PBRPC_OK, or INVALID_ARGUMENT / NOT_FOUND / PERMISSION_DENIED /
+ * FAILED_PRECONDITION / RESOURCE_EXHAUSTED with err's message. Free plan
+ * with rpcd_exec_plan_free() in every case. */
+pbrpc_status rpcd_exec_plan_build(rpcd_exec_plan *plan, const Pbrpc__Exec__Start *start,
+                                  const char *root, pbrpc_error *err);
+void rpcd_exec_plan_free(rpcd_exec_plan *plan);
+
+#endif /* RPCD_EXEC_PLAN_H */

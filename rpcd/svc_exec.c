@@ -1,0 +1,574 @@
+/* svc_exec.c - pbrpc.exec.Exec: Run starts a program in a process group of
+ * its own with pipes for its stdin, stdout and stderr, streams its output
+ * back as it comes (with back-pressure both ways), and ends with how it
+ * exited. A timeout, a cancel or a vanished client kills the whole group:
+ * SIGTERM, then SIGKILL after a grace period.
+ *
+ * A run can outlive its call (the client goes away first), so the run, not
+ * the call, owns the child and the handles; it is freed only when the child
+ * has been reaped and every handle is closed. */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "exec_plan.h"
+#include "exec_policy.h"
+#include "pbrpc/exec.pbrpc.h"
+#include "services.h"
+
+#define READ_CHUNK (64u << 10)
+#define KILL_GRACE_MS 2000
+/* Stdin queued for the program beyond this pauses the client's connection. */
+#define STDIN_HIGH_WATER (1u << 20)
+#define STDIN_LOW_WATER (256u << 10)
+
+typedef struct exec_service {
+	pbrpc_server *server;
+	rpcd_exec_policy policy;
+	const char *root;
+	unsigned max_runs;
+	unsigned n_runs; /* runs not yet freed, including ones still being killed */
+} exec_service;
+
+typedef enum kill_stage {
+	KILL_NONE,      /* running undisturbed */
+	KILL_TERM_SENT, /* SIGTERM sent to the group; SIGKILL after the grace */
+	KILL_KILL_SENT, /* SIGKILL sent; pipes force-closed after another grace */
+	KILL_GAVE_UP,   /* something outside the group holds the pipes: stop waiting */
+} kill_stage;
+
+typedef struct exec_run {
+	exec_service *svc;
+	pbrpc_call *call; /* NULL once the call is over (finished, cancelled, client gone) */
+	uv_process_t process;
+	uv_pipe_t in, out, err;
+	uv_timer_t timer; /* the timeout, then the kill grace periods */
+	int open_handles;
+	int pid;
+	unsigned exited : 1, out_done : 1, err_done : 1, in_closed : 1, in_eof : 1;
+	unsigned reading : 1, in_paused : 1, with_stdin : 1, timed_out : 1, client_gone : 1;
+	kill_stage kill;
+	int64_t exit_status;
+	int term_signal;
+	size_t in_queued; /* bytes written to the stdin pipe and not yet taken */
+	uint64_t start_ns;
+	uint64_t duration_ms;
+	char conn[24];
+	char name[64]; /* argv[0], printable, for the log */
+	char buf[READ_CHUNK];
+} exec_run;
+
+typedef struct stdin_write {
+	uv_write_t req;
+	exec_run *run;
+	size_t len;
+	char data[];
+} stdin_write;
+
+static exec_service *the_service; /* rpcd serves one; freed by rpcd_exec_free() */
+
+static void maybe_finish(exec_run *run);
+
+/* Copies text into out as printable ASCII (for log lines), cut short if long. */
+static void printable(char *out, size_t size, const char *text)
+{
+	size_t n = 0;
+	for (; *text && n + 4 < size; text++, n++)
+		out[n] = (*text >= 0x20 && *text < 0x7f) ? *text : '?';
+	if (*text) {
+		memcpy(out + n, "...", 3);
+		n += 3;
+	}
+	out[n] = '\0';
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	exec_run *run = h->data;
+	if (--run->open_handles > 0)
+		return;
+	run->svc->n_runs--;
+	free(run);
+}
+
+static void close_handle(exec_run *run, uv_handle_t *h)
+{
+	(void)run;
+	if (!uv_is_closing(h))
+		uv_close(h, on_handle_closed);
+}
+
+static void close_stdin(exec_run *run)
+{
+	run->in_closed = 1;
+	close_handle(run, (uv_handle_t *)&run->in);
+}
+
+/* Stops reading an output pipe for good (EOF, error, or nobody to send to). */
+static void close_output(exec_run *run, uv_pipe_t *pipe)
+{
+	if (pipe == &run->out)
+		run->out_done = 1;
+	else
+		run->err_done = 1;
+	close_handle(run, (uv_handle_t *)pipe);
+}
+
+static void log_end(exec_run *run)
+{
+	char how[96];
+	if (run->term_signal)
+		snprintf(how, sizeof how, "killed by signal %d (%s)", run->term_signal,
+		         strsignal(run->term_signal));
+	else
+		snprintf(how, sizeof how, "exit %lld", (long long)run->exit_status);
+	pbrpc_server_log(run->svc->server, PBRPC_LOG_INFO, "%s exec %s: %s%s after %llu ms",
+	                 run->conn, run->name, how,
+	                 run->timed_out ? ", timeout" : run->client_gone ? ", client gone" : "",
+	                 (unsigned long long)run->duration_ms);
+}
+
+/* Kills the whole process group: SIGTERM now, SIGKILL after the grace. */
+static void on_kill_grace(uv_timer_t *t)
+{
+	exec_run *run = t->data;
+	if (run->kill == KILL_TERM_SENT) {
+		uv_kill(-run->pid, SIGKILL);
+		run->kill = KILL_KILL_SENT;
+		uv_timer_start(&run->timer, on_kill_grace, KILL_GRACE_MS, 0);
+		return;
+	}
+	/* Even SIGKILL left the pipes open: a process that left the group (setsid)
+	 * holds them. Stop waiting for its output. */
+	run->kill = KILL_GAVE_UP;
+	if (!run->out_done)
+		close_output(run, &run->out);
+	if (!run->err_done)
+		close_output(run, &run->err);
+	maybe_finish(run);
+}
+
+static void terminate(exec_run *run)
+{
+	if (run->kill != KILL_NONE || (run->exited && run->out_done && run->err_done))
+		return;
+	/* The child is its own group leader (UV_PROCESS_DETACHED: setsid), so
+	 * -pid reaches its children and grandchildren too. */
+	uv_kill(-run->pid, SIGTERM);
+	run->kill = KILL_TERM_SENT;
+	uv_timer_start(&run->timer, on_kill_grace, KILL_GRACE_MS, 0);
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+	exec_run *run = t->data;
+	run->timed_out = 1;
+	terminate(run);
+}
+
+/* The run has nobody to report to any more: kill what is left and close. */
+static void detach_call(exec_run *run)
+{
+	if (run->call)
+		pbrpc_call_set_data(run->call, NULL);
+	run->call = NULL;
+	terminate(run);
+	if (!run->in_closed)
+		close_stdin(run);
+	if (!run->out_done)
+		close_output(run, &run->out);
+	if (!run->err_done)
+		close_output(run, &run->err);
+	maybe_finish(run);
+}
+
+/* Ends the call with an error status and kills the program. */
+static void fail_run(exec_run *run, pbrpc_status status, const char *message)
+{
+	pbrpc_call *call = run->call;
+	run->client_gone = 1;
+	detach_call(run);
+	if (call)
+		pbrpc_call_finish(call, status, "%s", message);
+}
+
+/* Once the child is reaped and its output fully read, the client gets Exit and
+ * OK; once nothing refers to the run any more, its handles close. */
+static void maybe_finish(exec_run *run)
+{
+	if (!run->exited || !run->out_done || !run->err_done)
+		return;
+	if (run->call) {
+		Pbrpc__Exec__Exit exit_msg = PBRPC__EXEC__EXIT__INIT;
+		Pbrpc__Exec__RunReply reply = PBRPC__EXEC__RUN_REPLY__INIT;
+		exit_msg.code = run->term_signal ? 0 : (int32_t)run->exit_status;
+		exit_msg.signal = run->term_signal;
+		exit_msg.timed_out = run->timed_out;
+		exit_msg.duration_ms = run->duration_ms;
+		reply.msg_case = PBRPC__EXEC__RUN_REPLY__MSG_EXIT;
+		reply.exit = &exit_msg;
+		pbrpc_call *call = run->call;
+		pbrpc_call_set_data(call, NULL);
+		run->call = NULL;
+		if (pbrpc_call_send(call, &reply.base) == PBRPC_OK)
+			pbrpc_call_finish(call, PBRPC_OK, NULL);
+		else
+			pbrpc_call_finish(call, PBRPC_INTERNAL, "cannot send the exit status");
+	}
+	if (uv_is_closing((uv_handle_t *)&run->process))
+		return; /* already closing */
+	log_end(run);
+	uv_timer_stop(&run->timer);
+	if (!run->in_closed)
+		close_stdin(run);
+	close_handle(run, (uv_handle_t *)&run->timer);
+	close_handle(run, (uv_handle_t *)&run->process);
+}
+
+static void on_child_exit(uv_process_t *process, int64_t exit_status, int term_signal)
+{
+	exec_run *run = process->data;
+	run->exited = 1;
+	run->exit_status = exit_status;
+	run->term_signal = term_signal;
+	run->duration_ms = (uv_hrtime() - run->start_ns) / 1000000;
+	/* The timeout keeps running: what the child left behind in its group may
+	 * still hold the output pipes open. */
+	maybe_finish(run);
+}
+
+/* ---- output: pipes -> client, paced by the connection ---------------------- */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	exec_run *run = h->data;
+	(void)suggested;
+	/* One buffer serves both pipes: libuv fills it and calls on_read at once. */
+	*buf = uv_buf_init(run->buf, sizeof run->buf);
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+
+static void set_reading(exec_run *run, int on)
+{
+	run->reading = on ? 1 : 0;
+	if (!run->out_done) {
+		if (on)
+			uv_read_start((uv_stream_t *)&run->out, on_alloc, on_read);
+		else
+			uv_read_stop((uv_stream_t *)&run->out);
+	}
+	if (!run->err_done) {
+		if (on)
+			uv_read_start((uv_stream_t *)&run->err, on_alloc, on_read);
+		else
+			uv_read_stop((uv_stream_t *)&run->err);
+	}
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+	exec_run *run = stream->data;
+	uv_pipe_t *pipe = (uv_pipe_t *)stream;
+	if (nread == 0)
+		return;
+	if (nread < 0) { /* EOF, or an error that ends the stream just the same */
+		close_output(run, pipe);
+		maybe_finish(run);
+		return;
+	}
+	if (!run->call)
+		return;
+	Pbrpc__Exec__Output output = PBRPC__EXEC__OUTPUT__INIT;
+	Pbrpc__Exec__RunReply reply = PBRPC__EXEC__RUN_REPLY__INIT;
+	output.stream = pipe == &run->out ? PBRPC__EXEC__OUTPUT__STREAM__STDOUT
+	                                  : PBRPC__EXEC__OUTPUT__STREAM__STDERR;
+	output.data.data = (uint8_t *)buf->base;
+	output.data.len = (size_t)nread;
+	reply.msg_case = PBRPC__EXEC__RUN_REPLY__MSG_OUTPUT;
+	reply.output = &output;
+	pbrpc_status st = pbrpc_call_send(run->call, &reply.base);
+	if (st != PBRPC_OK) {
+		fail_run(run, st, "cannot send output");
+		return;
+	}
+	/* A slow client: stop reading the pipes, so the program blocks on a full
+	 * pipe, until the connection drains (PBRPC_EV_WRITABLE). */
+	if (!pbrpc_call_writable(run->call))
+		set_reading(run, 0);
+}
+
+/* ---- input: client -> stdin pipe, paced by the pipe -------------------------- */
+
+static void on_stdin_written(uv_write_t *req, int status)
+{
+	stdin_write *w = req->data;
+	exec_run *run = w->run;
+	run->in_queued -= w->len;
+	free(w);
+	if (status < 0 && !run->in_closed)
+		close_stdin(run); /* EPIPE: the program closed its stdin; drop the rest */
+	if (run->in_paused && (run->in_queued <= STDIN_LOW_WATER || run->in_closed)) {
+		run->in_paused = 0;
+		if (run->call)
+			pbrpc_call_pause(run->call, 0);
+	}
+	if (run->in_eof && run->in_queued == 0 && !run->in_closed)
+		close_stdin(run);
+}
+
+static void write_stdin(exec_run *run, ProtobufCBinaryData data)
+{
+	if (!run->with_stdin) {
+		fail_run(run, PBRPC_INVALID_ARGUMENT, "stdin data sent without Start.with_stdin");
+		return;
+	}
+	if (run->in_closed || data.len == 0)
+		return; /* the program stopped reading: what it will never read is dropped */
+	stdin_write *w = malloc(sizeof *w + data.len);
+	if (!w) {
+		fail_run(run, PBRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	w->run = run;
+	w->len = data.len;
+	w->req.data = w;
+	memcpy(w->data, data.data, data.len);
+	uv_buf_t b = uv_buf_init(w->data, (unsigned)data.len);
+	int rc = uv_write(&w->req, (uv_stream_t *)&run->in, &b, 1, on_stdin_written);
+	if (rc != 0) {
+		free(w);
+		close_stdin(run);
+		return;
+	}
+	run->in_queued += data.len;
+	if (run->in_queued > STDIN_HIGH_WATER && !run->in_paused) {
+		run->in_paused = 1;
+		pbrpc_call_pause(run->call, 1);
+	}
+}
+
+/* ---- starting a run ---------------------------------------------------------- */
+
+static pbrpc_status spawn_error(int rc, const char *name, pbrpc_error *err)
+{
+	pbrpc_status code;
+	const char *what;
+	switch (rc) {
+	case UV_ENOENT:
+	case UV_ENOTDIR:
+		code = PBRPC_NOT_FOUND, what = "no such program";
+		break;
+	case UV_EACCES:
+	case UV_EPERM:
+	case UV_EISDIR:
+		code = PBRPC_PERMISSION_DENIED, what = "cannot execute";
+		break;
+	case UV_EMFILE:
+	case UV_ENFILE:
+	case UV_EAGAIN:
+	case UV_ENOMEM:
+		code = PBRPC_RESOURCE_EXHAUSTED, what = "cannot start";
+		break;
+	default:
+		code = PBRPC_INTERNAL, what = "cannot start";
+		break;
+	}
+	err->code = code;
+	if (code == PBRPC_NOT_FOUND)
+		snprintf(err->message, sizeof err->message, "%s: %.200s", what, name);
+	else
+		snprintf(err->message, sizeof err->message, "%s %.200s: %s", what, name,
+		         uv_strerror(rc));
+	return code;
+}
+
+/* Spawns plan's program for call; on failure returns why, the run closing. */
+static pbrpc_status spawn_run(exec_service *svc, pbrpc_call *call, const rpcd_exec_plan *plan,
+                              pbrpc_error *err)
+{
+	uv_loop_t *loop = pbrpc_call_loop(call);
+	exec_run *run = calloc(1, sizeof *run);
+	if (!run) {
+		err->code = PBRPC_RESOURCE_EXHAUSTED;
+		snprintf(err->message, sizeof err->message, "out of memory");
+		return err->code;
+	}
+	run->svc = svc;
+	svc->n_runs++;
+	run->with_stdin = plan->with_stdin;
+	snprintf(run->conn, sizeof run->conn, "%s", pbrpc_call_conn_name(call));
+	printable(run->name, sizeof run->name, plan->name);
+	uv_pipe_init(loop, &run->in, 0);
+	uv_pipe_init(loop, &run->out, 0);
+	uv_pipe_init(loop, &run->err, 0);
+	uv_timer_init(loop, &run->timer);
+	run->in.data = run->out.data = run->err.data = run->timer.data = run->process.data = run;
+	run->open_handles = 5; /* uv_spawn initialises the process handle even when it fails */
+
+	uv_stdio_container_t stdio[3];
+	stdio[0].flags = plan->with_stdin ? UV_CREATE_PIPE | UV_READABLE_PIPE : UV_IGNORE;
+	stdio[0].data.stream = (uv_stream_t *)&run->in;
+	stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+	stdio[1].data.stream = (uv_stream_t *)&run->out;
+	stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+	stdio[2].data.stream = (uv_stream_t *)&run->err;
+	uv_process_options_t options = {
+		.exit_cb = on_child_exit,
+		.file = plan->argv[0],
+		.args = plan->argv,
+		.env = plan->env,
+		.cwd = plan->cwd,
+		/* Its own session and process group, so that a kill reaches all of it.
+		 * libuv opens every descriptor close-on-exec: the child gets just these. */
+		.flags = UV_PROCESS_DETACHED,
+		.stdio_count = 3,
+		.stdio = stdio,
+	};
+	run->start_ns = uv_hrtime();
+	int rc = uv_spawn(loop, &run->process, &options);
+	if (rc != 0) {
+		run->exited = run->out_done = run->err_done = run->in_closed = 1;
+		close_handle(run, (uv_handle_t *)&run->in);
+		close_handle(run, (uv_handle_t *)&run->out);
+		close_handle(run, (uv_handle_t *)&run->err);
+		close_handle(run, (uv_handle_t *)&run->timer);
+		close_handle(run, (uv_handle_t *)&run->process);
+		return spawn_error(rc, plan->name, err);
+	}
+	run->pid = run->process.pid;
+	run->call = call;
+	pbrpc_call_set_data(call, run);
+	if (!plan->with_stdin)
+		run->in_closed = 1, close_handle(run, (uv_handle_t *)&run->in);
+	set_reading(run, 1);
+	if (plan->timeout_ms > 0)
+		uv_timer_start(&run->timer, on_timeout, plan->timeout_ms, 0);
+	pbrpc_server_log(svc->server, PBRPC_LOG_DEBUG, "%s exec %s: started, pid %d", run->conn,
+	                 run->name, run->pid);
+	return PBRPC_OK;
+}
+
+static void start_run(pbrpc_call *call, const Pbrpc__Exec__Start *start)
+{
+	exec_service *svc = pbrpc_call_service_data(call);
+	pbrpc_error err = {0};
+	rpcd_exec_plan plan;
+	pbrpc_status st;
+
+	if (svc->policy.disabled) { /* said before anything else is looked at */
+		st = rpcd_exec_policy_check(&svc->policy, "", &err);
+		goto refused;
+	}
+	st = rpcd_exec_plan_build(&plan, start, svc->root, &err);
+	if (st == PBRPC_OK)
+		st = rpcd_exec_policy_check(&svc->policy, plan.program, &err);
+	if (st == PBRPC_OK && svc->n_runs >= svc->max_runs) {
+		st = err.code = PBRPC_RESOURCE_EXHAUSTED;
+		snprintf(err.message, sizeof err.message,
+		         "too many programs running on this server (limit %u)", svc->max_runs);
+	}
+	if (st == PBRPC_OK)
+		st = spawn_run(svc, call, &plan, &err);
+	rpcd_exec_plan_free(&plan);
+refused:
+	if (st == PBRPC_OK)
+		return;
+	pbrpc_server_log(svc->server, PBRPC_LOG_INFO, "%s exec refused: %s (%s)",
+	                 pbrpc_call_conn_name(call), err.message, pbrpc_status_name(st));
+	pbrpc_call_finish(call, st, "%s", err.message);
+}
+
+static void exec_run_handler(pbrpc_call *call, pbrpc_event event,
+                             const Pbrpc__Exec__RunRequest *msg)
+{
+	exec_run *run = pbrpc_call_data(call);
+	switch (event) {
+	case PBRPC_EV_START:
+		break;
+	case PBRPC_EV_MESSAGE:
+		if (!run && msg->msg_case == PBRPC__EXEC__RUN_REQUEST__MSG_START && msg->start)
+			start_run(call, msg->start);
+		else if (!run)
+			pbrpc_call_finish(call, PBRPC_INVALID_ARGUMENT,
+			                  "the first message must be a Start");
+		else if (msg->msg_case == PBRPC__EXEC__RUN_REQUEST__MSG_STDIN_DATA)
+			write_stdin(run, msg->stdin_data);
+		else
+			fail_run(run, PBRPC_INVALID_ARGUMENT, "after Start, only stdin data may follow");
+		break;
+	case PBRPC_EV_HALF_CLOSE:
+		if (!run) {
+			pbrpc_call_finish(call, PBRPC_INVALID_ARGUMENT, "no Start message");
+			break;
+		}
+		run->in_eof = 1;
+		if (run->in_queued == 0 && !run->in_closed)
+			close_stdin(run);
+		break;
+	case PBRPC_EV_WRITABLE:
+		if (run && !run->reading)
+			set_reading(run, 1);
+		break;
+	case PBRPC_EV_CANCEL:
+		if (run) {
+			run->call = NULL; /* freed when this returns */
+			run->client_gone = 1;
+			detach_call(run);
+		}
+		break;
+	}
+}
+
+static const pbrpc_exec_exec_handlers exec_handlers = {
+	.run = exec_run_handler,
+};
+
+/* Descriptors rpcd inherited (from a shell, a supervisor) must not reach the
+ * programs it runs; libuv's own are close-on-exec already. */
+static void inherited_fds_cloexec(void)
+{
+	if (close_range(3, ~0u, CLOSE_RANGE_CLOEXEC) == 0)
+		return;
+	long max = sysconf(_SC_OPEN_MAX); /* kernels before 5.11: one at a time */
+	if (max < 0 || max > 65536)
+		max = 65536;
+	for (int fd = 3; fd < max; fd++) {
+		int flags = fcntl(fd, F_GETFD);
+		if (flags >= 0 && !(flags & FD_CLOEXEC))
+			fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+	}
+}
+
+pbrpc_status rpcd_exec_register(pbrpc_server *s, const rpcd_options *o, pbrpc_error *err)
+{
+	exec_service *svc = calloc(1, sizeof *svc);
+	if (!svc) {
+		err->code = PBRPC_RESOURCE_EXHAUSTED;
+		snprintf(err->message, sizeof err->message, "out of memory");
+		return err->code;
+	}
+	the_service = svc;
+	svc->server = s;
+	svc->root = o->root;
+	svc->max_runs = o->max_exec ? o->max_exec : RPCD_DEFAULT_MAX_EXEC;
+	svc->policy.disabled = o->no_exec;
+	if (o->exec_allow && rpcd_exec_policy_load(&svc->policy, o->exec_allow, err) != 0)
+		return err->code;
+	inherited_fds_cloexec();
+	return pbrpc_exec_exec_register(s, &exec_handlers, svc, err);
+}
+
+void rpcd_exec_free(void)
+{
+	if (!the_service)
+		return;
+	rpcd_exec_policy_free(&the_service->policy);
+	free(the_service);
+	the_service = NULL;
+}
