@@ -48,6 +48,10 @@ struct rpcc_command {
 	X(time)          \
 	X(ping)          \
 	X(exec)          \
+	X(get)           \
+	X(put)           \
+	X(ls)            \
+	X(stat)          \
 	X(list)          \
 	X(describe)
 

@@ -93,6 +93,10 @@ static pbrpc_server *start_server(const rpcd_options *o, const uint8_t key[PBRPC
 		fprintf(stderr, "rpcd: %s\n", err.message);
 		goto fail;
 	}
+	if (rpcd_file_register(s, o->root, &err) != PBRPC_OK) {
+		fprintf(stderr, "rpcd: %s\n", err.message);
+		goto fail;
+	}
 	if (rpcd_exec_register(s, o, &err) != PBRPC_OK) {
 		fprintf(stderr, "rpcd: %s\n", err.message);
 		goto fail;

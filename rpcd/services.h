@@ -18,4 +18,8 @@ pbrpc_status rpcd_time_register(pbrpc_server *s, pbrpc_error *err);
 pbrpc_status rpcd_exec_register(pbrpc_server *s, const rpcd_options *o, pbrpc_error *err);
 void rpcd_exec_free(void);
 
+/* pbrpc.file.File: Get, Put, PutOffset, List and Stat beneath root, which
+ * must be an existing directory (opened now and kept for the process). */
+pbrpc_status rpcd_file_register(pbrpc_server *s, const char *root, pbrpc_error *err);
+
 #endif /* RPCD_SERVICES_H */

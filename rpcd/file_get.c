@@ -1,0 +1,300 @@
+/* file_get.c - File.Get: a file streamed to the client in 1 MiB chunks.
+ *
+ * One thread-pool job at a time reads (and hashes, in file order) the next
+ * chunk into one of two buffers while the loop sends the other; when the
+ * connection's output is full we wait for PBRPC_EV_WRITABLE. So a transfer
+ * holds at most two chunks whatever the file size. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "file_io.h"
+#include "file_service.h"
+
+enum get_job { GET_JOB_OPEN, GET_JOB_READ };
+
+typedef struct get_transfer {
+	file_service *svc;
+	pbrpc_call *call;  /* NULL once the call has ended */
+	uv_work_t work;
+	enum get_job job;
+	int job_running;
+	int busy;          /* inside pump(): library calls may re-enter us */
+	int pump_again;
+	pbrpc_error job_err;
+
+	char path[PATH_MAX];
+	uint64_t offset;   /* the first byte the client wants */
+	int fd;
+	struct stat st;
+	uint64_t size;     /* the size at open: exactly this much is sent and hashed */
+	uint64_t next_read;
+	crypto_generichash_state hash;
+
+	uint8_t *slot[2];  /* FILE_CHUNK bytes each */
+	size_t slot_len[2];
+	int first_full, n_full; /* filled slots waiting to be sent, oldest first */
+	int job_slot;           /* the slot a read job fills: the one after them */
+} get_transfer;
+
+static void destroy(get_transfer *t)
+{
+	if (t->fd >= 0)
+		close(t->fd);
+	free(t->slot[0]);
+	free(t->slot[1]);
+	free(t);
+}
+
+/* Ends the call (if it has not ended) and frees t once nothing refers to it. */
+static void finish(get_transfer *t, pbrpc_status status, const char *message)
+{
+	if (t->call) {
+		pbrpc_call *call = t->call;
+		t->call = NULL;
+		pbrpc_call_finish(call, status, "%s", message ? message : "");
+	}
+}
+
+static void release_if_idle(get_transfer *t)
+{
+	if (!t->call && !t->busy && !t->job_running)
+		destroy(t);
+}
+
+/* ---- thread-pool jobs ---------------------------------------------------- */
+
+static void open_job(get_transfer *t)
+{
+	/* O_NONBLOCK: a FIFO must not hang a pool thread before we can refuse it. */
+	t->fd = file_open_beneath(t->svc->root_fd, t->path, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
+	if (t->fd < 0) {
+		file_errno_status(errno, t->path, &t->job_err);
+		return;
+	}
+	if (fstat(t->fd, &t->st) != 0) {
+		file_errno_status(errno, t->path, &t->job_err);
+		return;
+	}
+	if (S_ISDIR(t->st.st_mode)) {
+		file_errno_status(EISDIR, t->path, &t->job_err);
+		return;
+	}
+	if (!S_ISREG(t->st.st_mode)) {
+		file_fail(&t->job_err, PBRPC_FAILED_PRECONDITION, "%s: not a regular file", t->path);
+		return;
+	}
+	t->size = (uint64_t)t->st.st_size;
+	if (t->offset > t->size) {
+		file_fail(&t->job_err, PBRPC_OUT_OF_RANGE, "%s: offset %llu is past the end (%llu)",
+		          t->path, (unsigned long long)t->offset, (unsigned long long)t->size);
+		return;
+	}
+	/* The checksum covers the whole file, also the part the client already has. */
+	crypto_generichash_init(&t->hash, NULL, 0, FILE_HASH_BYTES);
+	if (file_io_hash_prefix(t->fd, t->offset, &t->hash, t->slot[0], FILE_CHUNK) != 0) {
+		if (errno == ENODATA)
+			file_fail(&t->job_err, PBRPC_ABORTED, "%s: file shrank while being read",
+			          t->path);
+		else
+			file_errno_status(errno, t->path, &t->job_err);
+		return;
+	}
+	t->next_read = t->offset;
+}
+
+static void read_job(get_transfer *t)
+{
+	int s = t->job_slot;
+	uint64_t left = t->size - t->next_read;
+	size_t want = left < FILE_CHUNK ? (size_t)left : FILE_CHUNK;
+	ssize_t got = file_io_pread(t->fd, t->slot[s], want, t->next_read);
+	if (got < 0) {
+		file_errno_status(errno, t->path, &t->job_err);
+		return;
+	}
+	if ((size_t)got < want) {
+		file_fail(&t->job_err, PBRPC_ABORTED, "%s: file shrank while being read", t->path);
+		return;
+	}
+	crypto_generichash_update(&t->hash, t->slot[s], want);
+	t->slot_len[s] = want;
+}
+
+static void on_work(uv_work_t *w)
+{
+	get_transfer *t = w->data;
+	if (t->job == GET_JOB_OPEN)
+		open_job(t);
+	else
+		read_job(t);
+}
+
+static void pump(get_transfer *t);
+
+static void send_info(get_transfer *t)
+{
+	Pbrpc__File__FileInfo info = PBRPC__FILE__FILE_INFO__INIT;
+	Pbrpc__File__GetReply reply = PBRPC__FILE__GET_REPLY__INIT;
+	info.size = t->size;
+	info.mode = (uint32_t)(t->st.st_mode & 07777);
+	info.mtime_seconds = t->st.st_mtim.tv_sec;
+	info.mtime_nanos = (uint32_t)t->st.st_mtim.tv_nsec;
+	reply.part_case = PBRPC__FILE__GET_REPLY__PART_INFO;
+	reply.info = &info;
+	pbrpc_status st = pbrpc_call_send(t->call, &reply.base);
+	if (st != PBRPC_OK)
+		finish(t, st, "cannot send");
+}
+
+static void after_work(uv_work_t *w, int status)
+{
+	get_transfer *t = w->data;
+	(void)status; /* jobs are never cancelled */
+	t->job_running = 0;
+	if (!t->call) {
+		release_if_idle(t);
+		return;
+	}
+	if (t->job_err.code != PBRPC_OK) {
+		finish(t, t->job_err.code, t->job_err.message);
+		release_if_idle(t);
+		return;
+	}
+	if (t->job == GET_JOB_OPEN) {
+		t->busy++;
+		send_info(t);
+		t->busy--;
+	} else {
+		t->n_full++;
+		t->next_read += t->slot_len[t->job_slot];
+	}
+	pump(t);
+}
+
+static void start_job(get_transfer *t, enum get_job job)
+{
+	t->job = job;
+	t->work.data = t;
+	if (uv_queue_work(pbrpc_call_loop(t->call), &t->work, on_work, after_work) != 0) {
+		finish(t, PBRPC_INTERNAL, "cannot queue disk work");
+		return;
+	}
+	t->job_running = 1;
+}
+
+/* ---- the loop side -------------------------------------------------------- */
+
+static void send_checksum(get_transfer *t)
+{
+	uint8_t sum[FILE_HASH_BYTES];
+	Pbrpc__File__GetReply reply = PBRPC__FILE__GET_REPLY__INIT;
+	crypto_generichash_final(&t->hash, sum, sizeof sum);
+	reply.part_case = PBRPC__FILE__GET_REPLY__PART_CHECKSUM;
+	reply.checksum.data = sum;
+	reply.checksum.len = sizeof sum;
+	pbrpc_status st = pbrpc_call_send(t->call, &reply.base);
+	if (st != PBRPC_OK) {
+		finish(t, st, "cannot send");
+		return;
+	}
+	char shown[256];
+	pbrpc_server_log(t->svc->server, PBRPC_LOG_INFO, "%s get %s: %llu bytes from %llu",
+	                 pbrpc_call_conn_name(t->call),
+	                 file_path_printable(t->path, shown, sizeof shown),
+	                 (unsigned long long)(t->size - t->offset), (unsigned long long)t->offset);
+	finish(t, PBRPC_OK, NULL);
+}
+
+/* Sends what is read while the connection takes it, keeps one read going,
+ * and ends the call after the last chunk. */
+static void pump(get_transfer *t)
+{
+	if (t->busy) {
+		t->pump_again = 1;
+		return;
+	}
+	t->busy++;
+	do {
+		t->pump_again = 0;
+		while (t->call && t->n_full > 0 && pbrpc_call_writable(t->call)) {
+			Pbrpc__File__GetReply reply = PBRPC__FILE__GET_REPLY__INIT;
+			int s = t->first_full;
+			reply.part_case = PBRPC__FILE__GET_REPLY__PART_DATA;
+			reply.data.data = t->slot[s];
+			reply.data.len = t->slot_len[s];
+			t->first_full = (s + 1) % 2;
+			t->n_full--;
+			pbrpc_status st = pbrpc_call_send(t->call, &reply.base);
+			if (st != PBRPC_OK)
+				finish(t, st, "cannot send");
+		}
+		if (!t->call || t->job_running)
+			break;
+		if (t->n_full < 2 && t->next_read < t->size) {
+			t->job_slot = (t->first_full + t->n_full) % 2;
+			start_job(t, GET_JOB_READ);
+		}
+		else if (t->n_full == 0 && t->next_read == t->size)
+			send_checksum(t);
+	} while (t->pump_again && t->call);
+	t->busy--;
+	release_if_idle(t);
+}
+
+static void get_start(pbrpc_call *call, const Pbrpc__File__GetRequest *req)
+{
+	file_service *svc = pbrpc_call_service_data(call);
+	get_transfer *t = calloc(1, sizeof *t);
+	if (!t || !(t->slot[0] = malloc(FILE_CHUNK)) || !(t->slot[1] = malloc(FILE_CHUNK))) {
+		if (t) {
+			free(t->slot[0]);
+			free(t);
+		}
+		pbrpc_call_finish(call, PBRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	t->svc = svc;
+	t->call = call;
+	t->fd = -1;
+	if (file_path_check(req->path.data, req->path.len, t->path, &t->job_err) != PBRPC_OK) {
+		pbrpc_call_finish(call, t->job_err.code, "%s", t->job_err.message);
+		destroy(t);
+		return;
+	}
+	t->offset = req->offset;
+	pbrpc_call_set_data(call, t);
+	start_job(t, GET_JOB_OPEN);
+	release_if_idle(t);
+}
+
+void file_get(pbrpc_call *call, pbrpc_event event, const Pbrpc__File__GetRequest *msg)
+{
+	get_transfer *t = pbrpc_call_data(call);
+	switch (event) {
+	case PBRPC_EV_START:
+		if (msg)
+			get_start(call, msg);
+		else
+			pbrpc_call_finish(call, PBRPC_INVALID_ARGUMENT, "no request");
+		break;
+	case PBRPC_EV_WRITABLE:
+		if (t && t->call)
+			pump(t);
+		break;
+	case PBRPC_EV_CANCEL:
+		if (t) {
+			t->call = NULL; /* freed when this returns */
+			release_if_idle(t);
+		}
+		break;
+	case PBRPC_EV_MESSAGE:
+	case PBRPC_EV_HALF_CLOSE:
+		break; /* a server-streaming call gets neither */
+	}
+}

@@ -1,0 +1,42 @@
+/* file_io.h - the blocking disk work of the file service. These functions
+ * run only in the libuv thread pool (uv_queue_work), never on the loop. */
+#ifndef RPCD_FILE_IO_H
+#define RPCD_FILE_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "pbrpc/file.pb-c.h"
+
+/* Uploads' temporary files untouched for this long are removed. */
+#define FILE_TEMP_MAX_AGE (24 * 3600)
+
+/* Reads up to n bytes at off, retrying short reads; returns the bytes read
+ * (less than n only at end of file) or -1 with errno. */
+ssize_t file_io_pread(int fd, uint8_t *buf, size_t n, uint64_t off);
+
+/* Writes all n bytes at off. Returns 0, or -1 with errno. */
+int file_io_pwrite(int fd, const uint8_t *buf, size_t n, uint64_t off);
+
+/* Adds bytes [0, n) of fd to st, reading through buf (size bytes). Returns
+ * 0, or -1 with errno (ENODATA if the file is shorter than n). */
+int file_io_hash_prefix(int fd, uint64_t n, crypto_generichash_state *st, uint8_t *buf,
+                        size_t size);
+
+/* Removes the uploads' temporary files in dir_fd whose last change is older
+ * than max_age seconds. Returns how many it removed. */
+int file_io_sweep_dir(int dir_fd, time_t max_age);
+
+/* file_io_sweep_dir on root_fd and its subdirectories, at most max_depth
+ * levels down, never following symlinks. Returns how many it removed. */
+int file_io_sweep_tree(int root_fd, int max_depth, time_t max_age);
+
+/* Fills e's type, size, mode and mtime from st (the name is the caller's). */
+void file_io_fill_entry(Pbrpc__File__Entry *e, const struct stat *st);
+
+#endif /* RPCD_FILE_IO_H */

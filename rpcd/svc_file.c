@@ -1,0 +1,74 @@
+/* svc_file.c - pbrpc.file.File: get, put, list and stat beneath --root.
+ * This file opens the root and routes the methods; file_get.c, file_put.c
+ * and file_meta.c hold the handlers, file_path.c the path rules. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "file_io.h"
+#include "file_service.h"
+#include "services.h"
+
+/* How deep the startup sweep of abandoned uploads looks. */
+#define SWEEP_MAX_DEPTH 32
+
+static const pbrpc_file_file_handlers file_handlers = {
+	.get = file_get,
+	.put = file_put,
+	.put_offset = file_put_offset,
+	.list = file_list,
+	.stat = file_stat,
+};
+
+/* The service lives as long as the process: rpcd serves one root. */
+static file_service service = {.root_fd = -1};
+
+/* Removes day-old abandoned upload files under the root, in a thread of
+ * its own so that a large tree does not delay serving. It touches nothing
+ * but its own descriptor: the server may be gone before it ends. */
+static void *sweep_thread(void *arg)
+{
+	int root_fd = (int)(intptr_t)arg;
+	file_io_sweep_tree(root_fd, SWEEP_MAX_DEPTH, FILE_TEMP_MAX_AGE);
+	close(root_fd);
+	return NULL;
+}
+
+static void start_sweep(int root_fd)
+{
+	pthread_t thread;
+	int fd = fcntl(root_fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (pthread_create(&thread, NULL, sweep_thread, (void *)(intptr_t)fd) != 0) {
+		close(fd);
+		return;
+	}
+	pthread_detach(thread);
+}
+
+pbrpc_status rpcd_file_register(pbrpc_server *s, const char *root, pbrpc_error *err)
+{
+	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		if (err) {
+			err->code = PBRPC_FAILED_PRECONDITION;
+			snprintf(err->message, sizeof err->message, "file root %s: %s", root,
+			         strerror(errno));
+		}
+		return PBRPC_FAILED_PRECONDITION;
+	}
+	if (service.root_fd >= 0)
+		close(service.root_fd);
+	service.root_fd = fd;
+	service.server = s;
+	pbrpc_status st = pbrpc_file_file_register(s, &file_handlers, &service, err);
+	if (st == PBRPC_OK)
+		start_sweep(fd);
+	return st;
+}
