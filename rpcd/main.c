@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "options.h"
@@ -129,6 +130,13 @@ int main(int argc, char **argv)
 	}
 	/* A peer that vanishes mid-write must cost an EPIPE, not the daemon. */
 	signal(SIGPIPE, SIG_IGN);
+	/* Each connection is a descriptor: let --max-connections reach the hard
+	 * limit (10,000 idle clients) instead of the soft 1024 many shells set. */
+	struct rlimit nofile;
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
 
 	if (o.n_listen == 0) {
 		o.listen[0] = PBRPC_DEFAULT_ADDRESS; /* o.listen always has room for one */
