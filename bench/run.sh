@@ -1,0 +1,260 @@
+#!/usr/bin/env bash
+# bench/run.sh [--quick] - the make bench driver. Starts rpcd on loopback
+# port 0, runs every pbrpc figure beside its raw-socket baseline from the same
+# run, prints one table, writes bench/results/latest.json and (full runs
+# only) regenerates docs/performance.md below its marker line.
+# Every step runs under `timeout`; the full run takes about 2 minutes, --quick
+# under 30 s. Raw logs of each step are kept in bench/results/.
+set -u
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT" || exit 1
+B=${B:-build}
+QUICK=0
+[ "${1:-}" = --quick ] && QUICK=1
+RAW=$B/bench/raw
+PB=$B/bench/pbrpc_bench
+RPCD=$B/bin/rpcd
+RPCC=$B/bin/rpcc
+RES=bench/results
+DOC=docs/performance.md
+MARKER='<!-- make bench writes everything below this line; edit above it. -->'
+mkdir -p "$RES"
+rm -f "$RES"/*.txt "$RES"/*.err
+
+if [ $QUICK = 1 ]; then
+	LAT_N=3000 DUR=1 HS_DUR=1 IDLE_N=1000 BULK_MIB=128 SPAWN_N=200 EXEC_N=100 RPCC_N=20
+else
+	LAT_N=20000 DUR=3 HS_DUR=3 IDLE_N=10000 BULK_MIB=1024 SPAWN_N=1000 EXEC_N=500 RPCC_N=100
+fi
+
+T=$(mktemp -d /tmp/pbrpc-bench.XXXXXX)
+PIDS=()
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+KEY=$T/key
+"$RPCC" keygen "$KEY" >/dev/null || exit 1
+NOFILE=$(ulimit -Hn)
+ulimit -n "$NOFILE" 2>/dev/null
+
+# start_rpcd NAME [options]: rpcd on 127.0.0.1:0; sets RPCD_PID and RPCD_ADDR.
+start_rpcd() {
+	local name=$1 log=$RES/rpcd-$1.log port="" i
+	shift
+	mkdir -p "$T/root-$name"
+	"$RPCD" --listen 127.0.0.1:0 --key "$KEY" --root "$T/root-$name" "$@" 2>"$log" &
+	RPCD_PID=$!
+	PIDS+=("$RPCD_PID")
+	for i in $(seq 1 100); do
+		port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log" | head -1)
+		[ -n "$port" ] && break
+		kill -0 "$RPCD_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	if [ -z "$port" ]; then
+		echo "bench: rpcd did not start:" >&2
+		cat "$log" >&2
+		exit 1
+	fi
+	RPCD_ADDR=127.0.0.1:$port
+}
+
+stop_rpcd() {
+	kill -TERM "$RPCD_PID" 2>/dev/null
+	wait "$RPCD_PID" 2>/dev/null
+}
+
+# step NAME SECONDS CMD...: runs CMD under a time limit; output in $RES/NAME.txt.
+step() {
+	local name=$1 limit=$2 rc
+	shift 2
+	printf 'bench: %-22s' "$name" >&2
+	timeout -k 5 "$limit" "$@" >"$RES/$name.txt" 2>"$RES/$name.err"
+	rc=$?
+	case $rc in
+	0) echo " ok" >&2 ;;
+	3) echo " n/a" >&2 ;;
+	124) echo " timed out" >&2 ;;
+	*) echo " failed ($rc): $(tail -1 "$RES/$name.err")" >&2 ;;
+	esac
+	return $rc
+}
+
+# val NAME KEY: a value printed by a step, or "n/a (...)" if there is none.
+val() {
+	local v
+	v=$(awk -v k="$2" '$1 == k { print $2; exit }' "$RES/$1.txt" 2>/dev/null)
+	if [ -n "$v" ]; then
+		echo "$v"
+	elif grep -q '^na ' "$RES/$1.txt" 2>/dev/null ||
+		grep -qi 'unimplemented\|unknown command\|not built' "$RES/$1.err" 2>/dev/null; then
+		echo "n/a (service not built)"
+	else
+		echo "n/a (failed: see $RES/$1.err)"
+	fi
+}
+
+# ---- the raw floors ---------------------------------------------------------------
+step raw_pingpong 60 "$RAW" pingpong -n "$LAT_N" -s 64
+step raw_1x16 60 "$RAW" pipelined -c 16 -f 1 -t 16 -d "$DUR"
+step raw_16x16 60 "$RAW" pipelined -c 16 -f 16 -t 2 -d "$DUR"
+step raw_256 60 "$RAW" pipelined -c 256 -f 1 -t 2 -d "$DUR"
+step raw_connect 60 "$RAW" connect -n 100000 -d "$HS_DUR"
+step raw_bulk 120 "$RAW" bulk -m "$BULK_MIB"
+step raw_spawn 60 "$RAW" spawn -n "$SPAWN_N" -d 10
+
+# ---- pbrpc ---------------------------------------------------------------------
+start_rpcd main --max-connections 2048
+A=(-a "$RPCD_ADDR" -k "$KEY")
+step pb_latency 60 "$PB" latency "${A[@]}" -n "$LAT_N" -s 64
+step pb_1x16 60 "$PB" load "${A[@]}" -c 16 -f 1 -t 16 -d "$DUR" -p "$RPCD_PID"
+step pb_16x16 60 "$PB" load "${A[@]}" -c 16 -f 16 -t 2 -d "$DUR" -p "$RPCD_PID"
+step pb_256 60 "$PB" load "${A[@]}" -c 256 -f 1 -t 2 -d "$DUR" -p "$RPCD_PID"
+step pb_handshake 60 "$PB" handshake "${A[@]}" -n 100000 -d "$HS_DUR"
+step pb_exec_kept 60 "$PB" exec "${A[@]}" -n "$EXEC_N" -d 10
+step pb_rpcc_exec 60 "$PB" cmd -n "$RPCC_N" -d 10 -- \
+	"$RPCC" --server "$RPCD_ADDR" --key "$KEY" exec -- true
+
+# Bulk: the file is created before the clock starts (and so sits in the page
+# cache); get writes to stdout, which the bench points at /dev/null.
+BULK_BYTES=$((BULK_MIB << 20))
+head -c "$BULK_BYTES" /dev/zero >"$T/bulk.src"
+step pb_put 120 "$PB" cmd -n 1 -d 120 -b "$BULK_BYTES" -- \
+	"$RPCC" --server "$RPCD_ADDR" --key "$KEY" put -q "$T/bulk.src" bulk.dat
+step pb_get 120 "$PB" cmd -n 1 -d 120 -b "$BULK_BYTES" -- \
+	"$RPCC" --server "$RPCD_ADDR" --key "$KEY" get -q bulk.dat -
+rm -f "$T/bulk.src" "$T/root-main/bulk.dat"
+stop_rpcd
+
+# Idle connections get a fresh daemon, so earlier work does not blur its RSS.
+start_rpcd idle --max-connections $((IDLE_N + 100))
+step pb_idle 120 "$PB" idle -a "$RPCD_ADDR" -k "$KEY" -n "$IDLE_N" -d 90 -p "$RPCD_PID"
+stop_rpcd
+
+# ---- the table -----------------------------------------------------------------
+ROWS=()
+# row FIGURE PBRPC RAW TARGET_TEXT KIND [LIMIT]: KIND is le/ge (ratio to raw),
+# abs_le/abs_ge (the pbrpc figure itself) or none.
+row() {
+	local fig=$1 pb=$2 raw=$3 target=$4 kind=$5 limit=${6:-0} ratio="—" met="—"
+	local num='^[0-9]+(\.[0-9]+)?$'
+	if [[ $pb =~ $num && $raw =~ $num ]] && awk -v r="$raw" 'BEGIN { exit !(r > 0) }'; then
+		ratio=$(awk -v p="$pb" -v r="$raw" 'BEGIN { printf "%.2f", p / r }')
+	fi
+	if [[ $pb =~ $num ]]; then
+		case $kind in
+		le) [ "$ratio" != "—" ] && met=$(awk -v x="$ratio" -v l="$limit" 'BEGIN { print (x <= l) ? "yes" : "NO" }') ;;
+		ge) [ "$ratio" != "—" ] && met=$(awk -v x="$ratio" -v l="$limit" 'BEGIN { print (x >= l) ? "yes" : "NO" }') ;;
+		abs_le) met=$(awk -v x="$pb" -v l="$limit" 'BEGIN { print (x <= l) ? "yes" : "NO" }') ;;
+		abs_ge) met=$(awk -v x="$pb" -v l="$limit" 'BEGIN { print (x >= l) ? "yes" : "NO" }') ;;
+		esac
+	fi
+	ROWS+=("$fig|$pb|$raw|$ratio|$target|$met")
+}
+
+per_conn_kib() {
+	local b
+	b=$(val pb_idle bytes_per_conn)
+	if [[ $b =~ ^-?[0-9]+$ ]]; then awk -v b="$b" 'BEGIN { printf "%.1f", b / 1024 }'; else echo "$b"; fi
+}
+us_to_ms() {
+	local v
+	v=$(val "$1" "$2")
+	if [[ $v =~ ^[0-9.]+$ ]]; then awk -v v="$v" 'BEGIN { printf "%.2f", v / 1000 }'; else echo "$v"; fi
+}
+
+row "echo 64 B p50, 1 conn (µs)" "$(val pb_latency p50_us)" "$(val raw_pingpong p50_us)" "≤ 1.2× raw" le 1.2
+row "echo 64 B p99, 1 conn (µs)" "$(val pb_latency p99_us)" "$(val raw_pingpong p99_us)" "" none
+row "echo 64 B p999, 1 conn (µs)" "$(val pb_latency p999_us)" "$(val raw_pingpong p999_us)" "" none
+row "calls/s 1 conn × 1" "$(val pb_latency calls_per_s)" "$(val raw_pingpong calls_per_s)" "" none
+row "calls/s 16 threads × 1" "$(val pb_1x16 calls_per_s)" "$(val raw_1x16 calls_per_s)" "≥ 0.8× raw" ge 0.8
+row "calls/s 16 conns × 16 in flight" "$(val pb_16x16 calls_per_s)" "$(val raw_16x16 calls_per_s)" "≥ 0.25× raw" ge 0.25
+row "calls/s 256 conns × 1" "$(val pb_256 calls_per_s)" "$(val raw_256 calls_per_s)" "" none
+row "server CPU per call, 16×16 (µs)" "$(val pb_16x16 server_cpu_us_per_call)" "$(val raw_16x16 server_cpu_us_per_call)" "" none
+row "handshakes/s (connect+hs+echo+close)" "$(val pb_handshake per_s)" "$(val raw_connect per_s)" "≥ 5000/s" abs_ge 5000
+row "rpcd KiB per idle conn ($(val pb_idle connections) open)" "$(per_conn_kib)" "—" "≤ 16 KiB" abs_le 16
+row "put $BULK_MIB MiB (MB/s)" "$(val pb_put mb_per_s)" "$(val raw_bulk mb_per_s)" "≥ 0.5× raw" ge 0.5
+row "get $BULK_MIB MiB (MB/s)" "$(val pb_get mb_per_s)" "$(val raw_bulk mb_per_s)" "≥ 0.5× raw" ge 0.5
+row "rpcc exec -- true, new conn, p50 (ms)" "$(us_to_ms pb_rpcc_exec p50_us)" "$(us_to_ms raw_spawn p50_us)" "≤ 5 ms" abs_le 5
+row "exec true, kept conn, p50 (ms)" "$(us_to_ms pb_exec_kept p50_us)" "$(us_to_ms raw_spawn p50_us)" "≤ 1.3× raw" le 1.3
+
+MODEL=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)
+CORES=$(nproc)
+KERNEL=$(uname -r)
+DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
+SUITE=$(val pb_latency suite)
+COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+print_table() { # print_table SEP_STYLE: "text" or "md"
+	local r f1 f2 f3 f4 f5 f6
+	if [ "$1" = md ]; then
+		echo "| figure | pbrpc | raw baseline | ratio | target | met? |"
+		echo "|---|--:|--:|--:|---|---|"
+	else
+		printf '%-42s %14s %14s %7s %-12s %s\n' figure pbrpc "raw baseline" ratio target "met?"
+	fi
+	for r in "${ROWS[@]}"; do
+		IFS='|' read -r f1 f2 f3 f4 f5 f6 <<<"$r"
+		if [ "$1" = md ]; then
+			echo "| $f1 | $f2 | $f3 | $f4 | ${f5:-—} | $f6 |"
+		else
+			printf '%-42s %14s %14s %7s %-12s %s\n' "$f1" "$f2" "$f3" "$f4" "${f5:-—}" "$f6"
+		fi
+	done
+}
+
+echo
+echo "pbrpc $( [ $QUICK = 1 ] && echo 'bench-quick' || echo bench ): $MODEL, $CORES cores, Linux $KERNEL, $DATE, AEAD $SUITE"
+print_table text
+
+# JSON: every value is a string the table shows, plus a number where there is one.
+json_str() { local s=${1//\\/\\\\}; printf '"%s"' "${s//\"/\\\"}"; }
+json_num() { if [[ $1 =~ ^-?[0-9]+(\.[0-9]+)?$ ]]; then echo "$1"; else echo null; fi; }
+{
+	echo "{"
+	echo "  \"quick\": $([ $QUICK = 1 ] && echo true || echo false),"
+	echo "  \"date\": $(json_str "$DATE"), \"commit\": $(json_str "$COMMIT"),"
+	echo "  \"machine\": {\"cpu\": $(json_str "$MODEL"), \"cores\": $CORES, \"kernel\": $(json_str "$KERNEL")},"
+	echo "  \"suite\": $(json_str "$SUITE"),"
+	echo "  \"rows\": ["
+	n=${#ROWS[@]} i=0
+	for r in "${ROWS[@]}"; do
+		IFS='|' read -r f1 f2 f3 f4 f5 f6 <<<"$r"
+		i=$((i + 1))
+		case $f6 in yes) met=true ;; NO) met=false ;; *) met=null ;; esac
+		printf '    {"figure": %s, "pbrpc": %s, "raw": %s, "ratio": %s, "target": %s, "met": %s}%s\n' \
+			"$(json_str "$f1")" "$(json_num "$f2")" "$(json_num "$f3")" "$(json_num "$f4")" \
+			"$(json_str "$f5")" "$met" "$([ $i -lt $n ] && echo ,)"
+	done
+	echo "  ]"
+	echo "}"
+} >"$RES/latest.json"
+echo "bench: wrote $RES/latest.json" >&2
+
+[ $QUICK = 1 ] && exit 0
+if [ -f "$DOC" ] && grep -qF "$MARKER" "$DOC"; then
+	sed "/^$(printf '%s' "$MARKER" | sed 's/[][\/.*^$]/\\&/g')\$/q" "$DOC" >"$T/doc"
+else
+	{ [ -f "$DOC" ] && cat "$DOC"; echo; echo "$MARKER"; } >"$T/doc"
+fi
+{
+	echo
+	echo "## The last run"
+	echo
+	echo "- Machine: $MODEL, $CORES cores (client and server share them), Linux $KERNEL"
+	echo "- Date: $DATE, commit $COMMIT; AEAD in use: $SUITE"
+	echo "- Bulk size: $BULK_MIB MiB; latency: $LAT_N sequential calls; throughput runs: $DUR s each"
+	echo
+	print_table md
+	echo
+	echo "Ratios are pbrpc ÷ raw from this same run. MB = 10^6 bytes. The raw logs"
+	echo "of each step are in bench/results/ (not committed)."
+} >>"$T/doc"
+mv "$T/doc" "$DOC"
+echo "bench: regenerated $DOC" >&2
