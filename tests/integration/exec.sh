@@ -1,0 +1,302 @@
+#!/usr/bin/env bash
+# exec: real rpcd, real rpcc. Exit codes and signals, stdout/stderr apart and
+# in order, binary stdin, 1 GB of output in bounded server memory, timeouts and
+# dead clients that leave no process behind, policy (--no-exec, --exec-allow,
+# --max-exec), echo answered while programs run, the library convenience.
+# Every wait is bounded; markers like "sleep 1001" make our processes findable.
+. "$(dirname "$0")/../lib.sh"
+
+BG_PIDS=()
+exec_cleanup() {
+	local pid
+	for pid in "${BG_PIDS[@]}"; do
+		kill -KILL "$pid" 2>/dev/null
+	done
+	pkill -KILL -f '^sleep 10[0-9][0-9]$' 2>/dev/null
+	cleanup
+}
+trap exec_cleanup EXIT
+
+start_rpcd a || exit 1
+
+# x ARGS...: rpcc exec against server a, bounded in time.
+x() { timeout 60 "$RPCC" --key "$KEY" --server "$ADDR_a" exec "$@"; }
+
+# wait_until SECONDS CMD...: polls CMD every 0.05 s; returns 1 if never true.
+wait_until() {
+	local limit=$1 i
+	shift
+	for ((i = 0; i < limit * 20; i++)); do
+		"$@" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+# alive PATTERN: some process's full command line matches PATTERN (regex).
+alive() { pgrep -f "$1" >/dev/null; }
+gone() { ! pgrep -f "$1" >/dev/null; }
+count_alive() { pgrep -f "$1" | wc -l; }
+at_least() { [ "$(count_alive "$2")" -ge "$1" ]; }
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+vm_hwm_kb() { sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status"; }
+
+# ---- exit codes and signals ---------------------------------------------------
+x -- true
+expect_eq "exit 0" 0 $?
+x -- false
+expect_eq "exit 1" 1 $?
+x -- sh -c 'exit 3'
+expect_eq "exit 3" 3 $?
+x -- sh -c 'exit 255'
+expect_eq "exit 255 from the program" 255 $?
+x -- sh -c 'kill -TERM $$'
+expect_eq "killed by SIGTERM -> 143" 143 $?
+x -- sh -c 'kill -KILL $$'
+expect_eq "killed by SIGKILL -> 137" 137 $?
+
+# ---- must show: stdout and stderr apart, exit 3 ---------------------------------
+x -- sh -c 'echo out; echo err >&2; exit 3' >"$T/out" 2>"$T/err"
+rc=$?
+expect_eq "must show: exit 3" 3 "$rc"
+expect_eq "must show: stdout is only 'out'" out "$(cat "$T/out")"
+expect_eq "must show: stderr is only 'err'" err "$(cat "$T/err")"
+
+# Both of rpcc's outputs into one file: the order the program wrote in survives.
+x -- sh -c 'for i in 1 2 3 4 5; do echo out$i; sleep 0.05; echo err$i >&2; sleep 0.05; done' \
+	>"$T/both" 2>&1
+expect_eq "stdout/stderr interleaving kept" \
+	"out1 err1 out2 err2 out3 err3 out4 err4 out5 err5" "$(tr '\n' ' ' <"$T/both" | sed 's/ $//')"
+
+# Output arrives as it is produced, not at exit.
+start=$(now_ms)
+first=$(x -- sh -c 'echo first; sleep 2; echo second' | { read -r line; echo "$line $(now_ms)"; cat >/dev/null; })
+first_at=${first#* }
+if [ "${first% *}" = first ] && [ $((first_at - start)) -lt 1500 ]; then
+	pass "output streamed before the program ends"
+else
+	fail "output streamed before the program ends" "got '$first' after $((first_at - start)) ms"
+fi
+
+# ---- stdin ------------------------------------------------------------------------
+head -c 5000000 /dev/urandom >"$T/random"
+x -- cat <"$T/random" >"$T/copy"
+rc=$?
+if [ "$rc" = 0 ] && cmp -s "$T/random" "$T/copy"; then
+	pass "must show: 5 MB binary stdin through cat, byte for byte"
+else
+	fail "must show: 5 MB binary stdin through cat, byte for byte" "rc $rc" \
+		"$(cmp "$T/random" "$T/copy" 2>&1)"
+fi
+expect_eq "-n sends no stdin" "" "$(echo data | x -n -- cat)"
+expect_eq "stdin from a pipe, then EOF" "3" "$(printf 'a\nb\nc\n' | x -- wc -l | tr -d ' ')"
+# A program that stops reading early: the rest of stdin is dropped, no hang.
+expect_eq "program that ignores most of stdin" "x" \
+	"$(head -c 20000000 /dev/zero | tr '\0' x | x -- head -c 1)"
+
+# ---- environment, directory, descriptors ------------------------------------------
+expect_eq "--env adds a variable" "bar" "$(x --env FOO=bar -- sh -c 'echo $FOO')"
+expect_eq "base PATH" "/usr/local/bin:/usr/bin:/bin" "$(x -- sh -c 'echo $PATH')"
+expect_eq "--env overrides the base" "/bin" "$(x --env PATH=/bin -- sh -c 'echo $PATH')"
+expect_eq "default cwd is the root" "$T/root-a" "$(x -- pwd)"
+mkdir -p "$T/root-a/sub"
+expect_eq "--cwd relative to the root" "$T/root-a/sub" "$(x --cwd sub -- pwd)"
+# ls lists its own fds: 0 1 2, and 3 for the directory it is reading.
+expect_eq "child gets only its three pipes" "0 1 2 3" "$(x -- ls /proc/self/fd | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "child gets only its pipes (-n)" "0 1 2 3" "$(x -n -- ls /proc/self/fd | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "own process group and session" "yes" \
+	"$(x -- sh -c 'set -- $(ps -o pgid=,sid= -p $$); [ $1 = $$ ] && [ $2 = $$ ] && echo yes')"
+expect_eq "--shell runs a pipeline" "3" "$(x --shell 'printf "a\nb\nc\n" | wc -l' | tr -d ' ')"
+
+# ---- failures to start ---------------------------------------------------------------
+out=$(x -- no-such-program-xyz 2>&1)
+rc=$?
+expect_eq "missing program exits 127" 127 "$rc"
+check "missing program names it" grep -q "no such program: no-such-program-xyz (NOT_FOUND)" <<<"$out"
+printf '#!/bin/sh\necho hi\n' >"$T/root-a/notexec"
+chmod 644 "$T/root-a/notexec"
+out=$(x -- ./notexec 2>&1)
+expect_eq "not executable exits 126" 126 $?
+check "not executable is PERMISSION_DENIED" grep -q "(PERMISSION_DENIED)" <<<"$out"
+out=$(x --cwd no-such-dir -- true 2>&1)
+expect_eq "missing --cwd exits 127" 127 $?
+out=$(x -- echo $(seq 1 300) 2>&1)
+expect_eq "more than 256 arguments exits 125" 125 $?
+check "more than 256 arguments is INVALID_ARGUMENT" grep -q "(INVALID_ARGUMENT)" <<<"$out"
+"$RPCC" --key "$KEY" --server "$ADDR_a" exec --env NOEQUALS -- true 2>/dev/null
+expect_eq "--env without = is a usage error" 2 $?
+
+# ---- timeouts and dead clients leave nothing behind -------------------------------------
+start=$(now_ms)
+x --timeout 1 -- sh -c 'sleep 1001 & sleep 1002; wait'
+rc=$?
+took=$(($(now_ms) - start))
+expect_eq "timeout exits 124" 124 "$rc"
+if [ "$took" -ge 900 ] && [ "$took" -lt 3000 ]; then pass "timeout fires after about 1 s"; else
+	fail "timeout fires after about 1 s" "took $took ms"; fi
+if wait_until 3 gone '^sleep 100[12]$'; then pass "timeout kills the grandchild too"; else
+	fail "timeout kills the grandchild too" "$(pgrep -af '^sleep 100[12]$')"; fi
+
+# Must show: the issue's own command line.
+start=$(now_ms)
+x --timeout 1 -- sh -c 'sleep 100 & sleep 100; wait'
+rc=$?
+took=$(($(now_ms) - start))
+if [ "$rc" = 124 ] && [ "$took" -lt 3000 ] && wait_until 3 gone '^sleep 100$'; then
+	pass "must show: --timeout 1 returns in about a second ($took ms), no sleep left"
+else
+	fail "must show: --timeout 1 returns in about a second, no sleep left" "rc $rc, $took ms" \
+		"$(pgrep -af '^sleep 100$')"
+fi
+
+# SIGTERM ignored (inherited by sleep): SIGKILL follows after the grace.
+start=$(now_ms)
+x --timeout 0.3 -- sh -c 'trap "" TERM; sleep 1003'
+rc=$?
+took=$(($(now_ms) - start))
+if [ "$rc" = 124 ] && [ "$took" -ge 2000 ] && [ "$took" -lt 5000 ] && wait_until 2 gone '^sleep 1003$'; then
+	pass "SIGTERM ignored: SIGKILL after the grace ($took ms)"
+else
+	fail "SIGTERM ignored: SIGKILL after the grace" "rc $rc, $took ms"
+fi
+
+# A client killed mid-run.
+"$RPCC" --key "$KEY" --server "$ADDR_a" exec -- sh -c 'sleep 1004 & sleep 1005; wait' &
+victim=$!
+BG_PIDS+=("$victim")
+if wait_until 5 alive '^sleep 1005$'; then
+	kill -KILL "$victim"
+	wait "$victim" 2>/dev/null
+	if wait_until 5 gone '^sleep 100[45]$'; then pass "killed client leaves no process behind"; else
+		fail "killed client leaves no process behind" "$(pgrep -af '^sleep 100[45]$')"; fi
+else
+	fail "killed client leaves no process behind" "the program never started"
+fi
+
+# The call deadline (rpcc --timeout) cancels the call; the program goes with it.
+out=$(timeout 30 "$RPCC" --key "$KEY" --server "$ADDR_a" --timeout 0.5 exec -- sleep 1006 2>&1)
+expect_eq "call deadline exits 125" 125 $?
+check "call deadline is DEADLINE_EXCEEDED" grep -q "DEADLINE_EXCEEDED" <<<"$out"
+if wait_until 5 gone '^sleep 1006$'; then pass "call deadline kills the program"; else
+	fail "call deadline kills the program"; fi
+
+# ---- echo answered at once while 8 long programs run ---------------------------------------
+for i in 1 2 3 4 5 6 7 8; do
+	"$RPCC" --key "$KEY" --server "$ADDR_a" exec -- sh -c \
+		"while :; do echo tick; sleep 0.01; done & sleep 1007; kill \$!" >/dev/null &
+	BG_PIDS+=($!)
+done
+if wait_until 10 at_least 8 '^sleep 1007$'; then
+	start=$(now_ms)
+	got=$(timeout 10 "$RPCC" --key "$KEY" --server "$ADDR_a" echo still here)
+	took=$(($(now_ms) - start))
+	if [ "$got" = "still here" ] && [ "$took" -lt 1000 ]; then
+		pass "echo answered in $took ms while 8 programs run"
+	else
+		fail "echo answered at once while 8 programs run" "got '$got' in $took ms"
+	fi
+else
+	fail "echo answered at once while 8 programs run" "only $(count_alive '^sleep 1007$') started"
+fi
+for pid in "${BG_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+if wait_until 10 gone '^sleep 1007$'; then pass "8 programs gone with their clients"; else
+	fail "8 programs gone with their clients"; fi
+
+# ---- the log line, and no zombies -------------------------------------------------------------
+check "a log line per run" grep -q "exec sh: exit 3 after [0-9]* ms" "$LOG_a"
+check "log says timeout" grep -q "exec sh: killed by signal 15 (Terminated), timeout after" "$LOG_a"
+check "log says client gone" grep -q "exec sh: .*client gone after" "$LOG_a"
+zombies=$(ps --ppid "$PID_a" -o stat= | grep -c Z)
+expect_eq "no zombie children of rpcd" 0 "$zombies"
+
+# ---- policy -------------------------------------------------------------------------------------
+start_rpcd off --no-exec || exit 1
+out=$(timeout 30 "$RPCC" --key "$KEY" --server "$ADDR_off" exec -- true 2>&1)
+expect_eq "--no-exec exits 126" 126 $?
+expect_eq "--no-exec message" "rpcc: exec: exec is disabled on this server (PERMISSION_DENIED)" "$out"
+
+cat >"$T/allow" <<'EOF'
+# programs clients may run
+/bin/echo
+   /usr/bin/printf   
+EOF
+start_rpcd allow --exec-allow "$T/allow" || exit 1
+y() { timeout 30 "$RPCC" --key "$KEY" --server "$ADDR_allow" exec "$@"; }
+expect_eq "allow-list: listed path runs" "hi" "$(y -- /bin/echo hi)"
+expect_eq "allow-list: trimmed entry runs" "ok" "$(y -- /usr/bin/printf ok)"
+out=$(y -- echo hi 2>&1)
+expect_eq "allow-list: bare name refused (126)" 126 $?
+check "allow-list: refusal says why" grep -q "allow-list.*(PERMISSION_DENIED)" <<<"$out"
+y -- /bin/cat </dev/null 2>/dev/null
+expect_eq "allow-list: unlisted program refused" 126 $?
+y --shell 'echo hi' 2>/dev/null
+expect_eq "allow-list: --shell refused unless /bin/sh is listed" 126 $?
+echo /bin/sh >>"$T/allow"
+start_rpcd allowsh --exec-allow "$T/allow" || exit 1
+expect_eq "allow-list: --shell runs when /bin/sh is listed" "sh ok" \
+	"$(timeout 30 "$RPCC" --key "$KEY" --server "$ADDR_allowsh" exec --shell 'echo sh ok')"
+echo "relative/path" >"$T/badallow"
+timeout 10 "$RPCD" --key "$KEY" --root "$T" --listen 127.0.0.1:0 --exec-allow "$T/badallow" \
+	2>"$T/badallow.log"
+expect_eq "allow-list with a relative path: rpcd refuses to start" 1 $?
+check "allow-list error names the line" grep -q "badallow:1: not an absolute path" "$T/badallow.log"
+
+# The concurrency limit: 2 runs, the third refused, a slot frees when one ends.
+start_rpcd lim --max-exec 2 || exit 1
+for i in 1 2; do
+	timeout 60 "$RPCC" --key "$KEY" --server "$ADDR_lim" exec -- sleep 1009 &
+	BG_PIDS+=($!)
+done
+if wait_until 10 at_least 2 '^sleep 1009$'; then
+	out=$(timeout 30 "$RPCC" --key "$KEY" --server "$ADDR_lim" exec -- true 2>&1)
+	expect_eq "--max-exec 2: third run exits 125" 125 $?
+	check "--max-exec 2: third run is RESOURCE_EXHAUSTED" grep -q "(RESOURCE_EXHAUSTED)" <<<"$out"
+	pkill -TERM -f '^sleep 1009$'
+	wait_until 5 gone '^sleep 1009$'
+	timeout 30 "$RPCC" --key "$KEY" --server "$ADDR_lim" exec -- true
+	expect_eq "--max-exec 2: a slot frees when a run ends" 0 $?
+else
+	fail "--max-exec 2" "the two long runs did not start"
+fi
+
+# ---- 1 GB of output with a small server ----------------------------------------------------
+start_rpcd big || exit 1
+z() { timeout 120 "$RPCC" --key "$KEY" --server "$ADDR_big" exec "$@"; }
+# A slow reader first: the program must wait for it, not rpcd's memory.
+got=$(z -- head -c 200000000 /dev/zero | { sleep 2; wc -c; })
+expect_eq "slow reader gets all 200 MB" 200000000 "$got"
+got=$(z -- head -c 300000000 /dev/zero | wc -c)
+expect_eq "must show: 300000000 bytes arrive" 300000000 "$got"
+hwm=$(vm_hwm_kb "$PID_big")
+if [ -n "$hwm" ] && [ "$hwm" -lt $((128 * 1024)) ]; then
+	pass "must show: rpcd peak RSS under 128 MB (${hwm} kB)"
+else
+	fail "must show: rpcd peak RSS under 128 MB" "VmHWM ${hwm} kB"
+fi
+start=$(now_ms)
+got=$(z -- head -c 1000000000 /dev/zero | wc -c)
+took=$(($(now_ms) - start))
+expect_eq "1 GB of output arrives whole ($took ms)" 1000000000 "$got"
+hwm=$(vm_hwm_kb "$PID_big")
+if [ -n "$hwm" ] && [ "$hwm" -lt $((64 * 1024)) ]; then
+	pass "1 GB: rpcd peak RSS under 64 MB (${hwm} kB)"
+else
+	fail "1 GB: rpcd peak RSS under 64 MB" "VmHWM ${hwm} kB"
+fi
+
+# ---- the library convenience (pbrpc/exec.h) ---------------------------------------------------
+LIBPROG=$T/exec_lib
+if cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I"$ROOT/include" -I"$B/gen" \
+	$(pkg-config --cflags libprotobuf-c) -o "$LIBPROG" "$ROOT/tests/exec/exec_lib.c" \
+	"$B/lib/libpbrpc.a" $(pkg-config --libs libprotobuf-c libsodium libuv) -lpthread \
+	2>"$T/cc.log"; then
+	pass "lib: a C program using pbrpc/exec.h builds"
+	out=$(timeout 60 "$LIBPROG" "$ADDR_a" "$KEY" 2>&1)
+	rc=$?
+	echo "$out" | grep -E '^(PASS|FAIL) '
+	grep -q '^FAIL ' <<<"$out" && FAILED=1
+	[ "$rc" != 0 ] && ! grep -q '^FAIL ' <<<"$out" && fail "lib: exec_lib exited $rc" "$out"
+else
+	fail "lib: a C program using pbrpc/exec.h builds" "$(cat "$T/cc.log")"
+fi
+
+finish
