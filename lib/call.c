@@ -137,6 +137,8 @@ static ProtobufCMessage *unpack(pbrpc_conn *c, uint64_t id, const ProtobufCMessa
 		char why[200];
 		snprintf(why, sizeof why, "payload is not a valid %s", d->name);
 		send_status(c, id, PBRPC_INVALID_ARGUMENT, why, NULL);
+		pbrpc_server_log(c->server, PBRPC_LOG_INFO, "%s call %llu: %s", c->name,
+		                 (unsigned long long)id, why);
 	}
 	return msg;
 }
@@ -196,12 +198,15 @@ static void open_call(pbrpc_conn *c, const pbrpc_frame *f)
 		char why[sizeof name + 32];
 		snprintf(why, sizeof why, "unknown method '%s%s'", name, f->method_len > 80 ? "..." : "");
 		send_status(c, f->call_id, PBRPC_UNIMPLEMENTED, why, NULL);
-		pbrpc_server_log(s, PBRPC_LOG_DEBUG, "%s %s", c->name, why);
+		pbrpc_server_log(s, PBRPC_LOG_INFO, "%s call %llu: %s", c->name,
+		                 (unsigned long long)f->call_id, why);
 		return;
 	}
 	if (c->n_calls >= s->opt.max_calls) {
 		send_status(c, f->call_id, PBRPC_RESOURCE_EXHAUSTED, "too many calls on this connection",
 		            NULL);
+		pbrpc_server_log(s, PBRPC_LOG_INFO, "%s call %llu: too many calls (limit %u)", c->name,
+		                 (unsigned long long)f->call_id, s->opt.max_calls);
 		return;
 	}
 	const pbrpc_method_desc *m = route->method;
@@ -210,6 +215,8 @@ static void open_call(pbrpc_conn *c, const pbrpc_frame *f)
 	if (single_request && !has_msg) {
 		send_status(c, f->call_id, PBRPC_INVALID_ARGUMENT,
 		            "the request must travel in the REQUEST frame", NULL);
+		pbrpc_server_log(s, PBRPC_LOG_INFO, "%s call %llu: REQUEST without its message", c->name,
+		                 (unsigned long long)f->call_id);
 		return;
 	}
 	ProtobufCMessage *req = NULL;
