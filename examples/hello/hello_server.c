@@ -48,7 +48,8 @@ int main(int argc, char **argv)
 	pbrpc_server *server = pbrpc_server_new(key, &opts, &err);
 	if (!server || pbrpc_echo_echo_register(server, &handlers, NULL, &err) != PBRPC_OK ||
 	    pbrpc_server_listen(server, argv[1], &err) != PBRPC_OK) {
-		fprintf(stderr, "hello-server: %s (%s)\n", err.message, pbrpc_status_name(err.code));
+		fprintf(stderr, "hello-server: %s (%s)\n", err.message,
+		        pbrpc_status_name(err.code));
 		pbrpc_server_free(server);
 		return 1;
 	}

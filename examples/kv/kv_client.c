@@ -156,7 +156,8 @@ static int cmd_session(pbrpc_client *c, const pbrpc_call_options *opts)
 		Kv__Op op = KV__OP__INIT;
 		Kv__OpResult *result = NULL;
 		if (!parse_op(line, &op)) {
-			fprintf(stderr, "kv-client: session: want 'get KEY', 'set KEY VALUE' or 'del KEY'\n");
+			fprintf(stderr, "kv-client: session: want 'get KEY', "
+			                "'set KEY VALUE' or 'del KEY'\n");
 			continue;
 		}
 		if (kv_key_value_session_send(s, &op, &err) != PBRPC_OK ||

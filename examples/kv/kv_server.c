@@ -209,7 +209,8 @@ static void kv_set_many(pbrpc_call *call, pbrpc_event event, const Kv__Entry *ms
 		break;
 	case PBRPC_EV_MESSAGE:
 		if (!msg->key[0]) {
-			pbrpc_call_finish(call, PBRPC_INVALID_ARGUMENT, "entry %u: empty key", *count);
+			pbrpc_call_finish(call, PBRPC_INVALID_ARGUMENT, "entry %u: empty key",
+			                  *count);
 			return;
 		}
 		if (!store_set(st, msg->key, msg->value)) {

@@ -3,6 +3,8 @@
 # pkg-config (pointed at the stage) and protoc --pbrpc_out build the examples,
 # which run against each other and against a real rpcd; then make uninstall.
 # Never touches the real system: everything lives under $T.
+# ADDR_x, SOCK_x and PID_x are set by start_rpcd; flag lists are split on purpose.
+# shellcheck disable=SC2154,SC2046,SC2086,SC2016,SC2034
 . "$(dirname "$0")/../lib.sh"
 
 STAGE=$T/stage
@@ -26,7 +28,7 @@ pass "make install DESTDIR=... PREFIX=/usr/local"
 
 # --- the layout ------------------------------------------------------------------
 missing=()
-want_files=(bin/rpcc bin/protoc-gen-pbrpc sbin/rpcd lib/libpbrpc.so.$VERSION lib/libpbrpc.a
+want_files=(bin/rpcc bin/protoc-gen-pbrpc sbin/rpcd "lib/libpbrpc.so.$VERSION" lib/libpbrpc.a
 	lib/pkgconfig/pbrpc.pc include/pbrpc.h share/man/man1/rpcc.1 share/man/man3/pbrpc.3
 	share/man/man8/rpcd.8)
 for proto in "$ROOT"/proto/pbrpc/*.proto; do
@@ -103,9 +105,11 @@ same=1
 for f in kv.pb-c.c kv.pb-c.h kv.pbrpc.c kv.pbrpc.h; do
 	cmp -s "$T/gen1/$f" "$T/gen2/$f" || same=0
 done
-[ -s "$T/gen1/kv.pbrpc.c" ] && [ $same = 1 ] && pass "stubs generated twice are byte-identical" ||
+if [ -s "$T/gen1/kv.pbrpc.c" ] && [ $same = 1 ]; then
+	pass "stubs generated twice are byte-identical"
+else
 	fail "stubs generated twice are byte-identical"
-# shellcheck disable=SC2046
+fi
 check "stubs compile with -std=c11 -Wall -Wextra -Werror -pedantic" sh -c \
 	'cd "$1" && cc -std=c11 -pedantic $2 $(pkg-config --cflags pbrpc) -c kv.pbrpc.c kv.pb-c.c' \
 	sh "$T/gen1" "$WERROR"
@@ -184,7 +188,6 @@ check_out "hello-server's handler saw the peer and the deadline" "Say from unix:
 	cat "$T/hello-server.log"
 
 # --- fully static, from the Libs.private / Requires.private of pbrpc.pc ---------------
-# shellcheck disable=SC2046
 if cc $WERROR -o "$T/hello-static" "$HELLO/hello_client.c" $(pkg-config --cflags pbrpc) \
 	-Wl,-Bstatic -lpbrpc -Wl,-Bdynamic $(pkg-config --static --libs pbrpc | sed 's/-lpbrpc//') \
 	2>"$T/static.log"; then
@@ -200,10 +203,10 @@ else
 fi
 
 # --- a server on the program's own libuv loop ------------------------------------------
-# shellcheck disable=SC2046
 if cc -std=c11 $WERROR -o "$T/own_loop" "$ROOT/tests/library/own_loop.c" \
 	$(pkg-config --cflags --libs pbrpc libuv) -lpthread 2>"$T/own_loop.log"; then
-	timeout 60 "$T/own_loop" "$T/own-loop.sock" "$KEY" 2>/dev/null | sed 's/^\(PASS\|FAIL\) /\1 staged: /'
+	timeout 60 "$T/own_loop" "$T/own-loop.sock" "$KEY" 2>/dev/null |
+		sed 's/^\(PASS\|FAIL\) /\1 staged: /'
 	[ "${PIPESTATUS[0]}" = 0 ] || FAILED=1
 else
 	fail "own_loop.c builds with pkg-config pbrpc libuv" "$(cat "$T/own_loop.log")"
@@ -215,8 +218,8 @@ then
 	left=$(find "$STAGE" ! -type d)
 	if [ -z "$left" ]; then pass "make uninstall removes every installed file"
 	else fail "make uninstall removes every installed file" "left: $left"; fi
-	[ ! -e "$P/include/pbrpc" ] && pass "make uninstall removes include/pbrpc/" ||
-		fail "make uninstall removes include/pbrpc/"
+	if [ ! -e "$P/include/pbrpc" ]; then pass "make uninstall removes include/pbrpc/"
+	else fail "make uninstall removes include/pbrpc/"; fi
 else
 	fail "make uninstall DESTDIR=..." "$(tail -20 "$T/uninstall.log")"
 fi

@@ -3,6 +3,8 @@
 # library's export list, one client shared by 8 threads x 10,000 calls against
 # a real rpcd, a server on the caller's own libuv loop, and docs/library.md's
 # code blocks still being verbatim pieces of the files the tests compile.
+# ADDR_x, SOCK_x and PID_x are set by start_rpcd; flag lists are split on purpose.
+# shellcheck disable=SC2154,SC2046,SC2016,SC2034
 . "$(dirname "$0")/../lib.sh"
 
 SO=$B/lib/libpbrpc.so.0
@@ -44,7 +46,7 @@ fi
 # verbatim in PATH.
 doc=$ROOT/docs/library.md
 blocks=0 drifted=0 unsourced=0
-from= in_block=0 block=
+from='' in_block=0 block='' first=1
 while IFS= read -r line; do
 	if [ "$in_block" = 1 ]; then
 		if [ "$line" = '```' ]; then
@@ -56,7 +58,7 @@ while IFS= read -r line; do
 				drifted=$((drifted + 1))
 				fail "library.md block $blocks is verbatim in $from"
 			fi
-			from=
+			from=""
 		else
 			if [ "$first" = 1 ]; then block=$line first=0; else block+=$'\n'$line; fi
 		fi
@@ -68,13 +70,13 @@ while IFS= read -r line; do
 		from=${from% -->}
 		;;
 	'```c' | '```proto' | '```make')
-		in_block=1 block= first=1
+		in_block=1 block='' first=1
 		if [ -z "$from" ]; then
 			unsourced=$((unsourced + 1))
 			fail "library.md: a ${line#\`\`\`} block with no <!-- from FILE --> line"
 		fi
 		;;
-	'```'*) from= in_block=2 ;;
+	'```'*) from='' in_block=2 ;;
 	*) [ -n "$line" ] && from= ;;
 	esac
 	# Skip the body of other fenced blocks (sh, plain output).
@@ -88,8 +90,11 @@ if [ "$blocks" -ge 10 ] && [ "$drifted" = 0 ] && [ "$unsourced" = 0 ]; then
 else
 	fail "library.md: $blocks sourced blocks, $drifted drifted, $unsourced unsourced"
 fi
-grep -qF 'protoc --plugin=protoc-gen-pbrpc=$(command -v protoc-gen-pbrpc) --c_out=. --pbrpc_out=. my.proto' \
-	"$doc" && pass "library.md gives the one stub-generation command" ||
+one_command='protoc --plugin=protoc-gen-pbrpc=$(command -v protoc-gen-pbrpc) --c_out=. --pbrpc_out=. my.proto'
+if grep -qF "$one_command" "$doc"; then
+	pass "library.md gives the one stub-generation command"
+else
 	fail "library.md gives the one stub-generation command"
+fi
 
 finish
