@@ -3,16 +3,25 @@
 # in order, binary stdin, 1 GB of output in bounded server memory, timeouts and
 # dead clients that leave no process behind, policy (--no-exec, --exec-allow,
 # --max-exec), echo answered while programs run, the library convenience.
-# Every wait is bounded; markers like "sleep 1001" make our processes findable.
+# Every wait is bounded. Programs we must find again carry EXEC_TEST_TAG in
+# their environment (children inherit it), so other test runs on the same
+# machine neither confuse the checks nor get killed by our cleanup.
 . "$(dirname "$0")/../lib.sh"
 
+RUN=$$
 BG_PIDS=()
+# tagged NAME: pids of the processes started with "tag NAME" (and their children).
+tagged() { grep -lszx "EXEC_TEST_TAG=$RUN-$1" /proc/[0-9]*/environ | cut -d/ -f3; }
+# tag NAME: the rpcc exec option that marks a program as NAME.
+tag() { echo "--env=EXEC_TEST_TAG=$RUN-$1"; }
 exec_cleanup() {
 	local pid
 	for pid in "${BG_PIDS[@]}"; do
 		kill -KILL "$pid" 2>/dev/null
 	done
-	pkill -KILL -f '^sleep 10[0-9][0-9]$' 2>/dev/null
+	for pid in $(grep -lsz "^EXEC_TEST_TAG=$RUN-" /proc/[0-9]*/environ | cut -d/ -f3); do
+		kill -KILL "$pid" 2>/dev/null
+	done
 	cleanup
 }
 trap exec_cleanup EXIT
@@ -32,11 +41,11 @@ wait_until() {
 	done
 	return 1
 }
-# alive PATTERN: some process's full command line matches PATTERN (regex).
-alive() { pgrep -f "$1" >/dev/null; }
-gone() { ! pgrep -f "$1" >/dev/null; }
-count_alive() { pgrep -f "$1" | wc -l; }
-at_least() { [ "$(count_alive "$2")" -ge "$1" ]; }
+count_tagged() { tagged "$1" | wc -l; }
+alive() { [ "$(count_tagged "$1")" -gt 0 ]; }
+gone() { [ "$(count_tagged "$1")" -eq 0 ]; }
+at_least() { [ "$(count_tagged "$2")" -ge "$1" ]; }
+ps_tagged() { local p; for p in $(tagged "$1"); do ps -o pid=,args= -p "$p"; done; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 vm_hwm_kb() { sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status"; }
 
@@ -127,65 +136,67 @@ expect_eq "--env without = is a usage error" 2 $?
 
 # ---- timeouts and dead clients leave nothing behind -------------------------------------
 start=$(now_ms)
-x --timeout 1 -- sh -c 'sleep 1001 & sleep 1002; wait'
+x --timeout 1 "$(tag grandchild)" -- sh -c 'sleep 1001 & sleep 1002; wait'
 rc=$?
 took=$(($(now_ms) - start))
 expect_eq "timeout exits 124" 124 "$rc"
 if [ "$took" -ge 900 ] && [ "$took" -lt 3000 ]; then pass "timeout fires after about 1 s"; else
 	fail "timeout fires after about 1 s" "took $took ms"; fi
-if wait_until 3 gone '^sleep 100[12]$'; then pass "timeout kills the grandchild too"; else
-	fail "timeout kills the grandchild too" "$(pgrep -af '^sleep 100[12]$')"; fi
+if wait_until 3 gone grandchild; then pass "timeout kills the grandchild too"; else
+	fail "timeout kills the grandchild too" "$(ps_tagged grandchild)"; fi
 
 # Must show: the issue's own command line.
 start=$(now_ms)
-x --timeout 1 -- sh -c 'sleep 100 & sleep 100; wait'
+x --timeout 1 "$(tag mustshow)" -- sh -c 'sleep 100 & sleep 100; wait'
 rc=$?
 took=$(($(now_ms) - start))
-if [ "$rc" = 124 ] && [ "$took" -lt 3000 ] && wait_until 3 gone '^sleep 100$'; then
+if [ "$rc" = 124 ] && [ "$took" -lt 3000 ] && wait_until 3 gone mustshow; then
 	pass "must show: --timeout 1 returns in about a second ($took ms), no sleep left"
 else
 	fail "must show: --timeout 1 returns in about a second, no sleep left" "rc $rc, $took ms" \
-		"$(pgrep -af '^sleep 100$')"
+		"$(ps_tagged mustshow)"
 fi
 
 # SIGTERM ignored (inherited by sleep): SIGKILL follows after the grace.
 start=$(now_ms)
-x --timeout 0.3 -- sh -c 'trap "" TERM; sleep 1003'
+x --timeout 0.3 "$(tag noterm)" -- sh -c 'trap "" TERM; sleep 1003'
 rc=$?
 took=$(($(now_ms) - start))
-if [ "$rc" = 124 ] && [ "$took" -ge 2000 ] && [ "$took" -lt 5000 ] && wait_until 2 gone '^sleep 1003$'; then
+if [ "$rc" = 124 ] && [ "$took" -ge 2000 ] && [ "$took" -lt 5000 ] && wait_until 2 gone noterm; then
 	pass "SIGTERM ignored: SIGKILL after the grace ($took ms)"
 else
 	fail "SIGTERM ignored: SIGKILL after the grace" "rc $rc, $took ms"
 fi
 
 # A client killed mid-run.
-"$RPCC" --key "$KEY" --server "$ADDR_a" exec -- sh -c 'sleep 1004 & sleep 1005; wait' &
+"$RPCC" --key "$KEY" --server "$ADDR_a" exec "$(tag victim)" -- \
+	sh -c 'sleep 1004 & sleep 1005; wait' &
 victim=$!
 BG_PIDS+=("$victim")
-if wait_until 5 alive '^sleep 1005$'; then
+if wait_until 5 at_least 3 victim; then
 	kill -KILL "$victim"
 	wait "$victim" 2>/dev/null
-	if wait_until 5 gone '^sleep 100[45]$'; then pass "killed client leaves no process behind"; else
-		fail "killed client leaves no process behind" "$(pgrep -af '^sleep 100[45]$')"; fi
+	if wait_until 5 gone victim; then pass "killed client leaves no process behind"; else
+		fail "killed client leaves no process behind" "$(ps_tagged victim)"; fi
 else
 	fail "killed client leaves no process behind" "the program never started"
 fi
 
 # The call deadline (rpcc --timeout) cancels the call; the program goes with it.
-out=$(timeout 30 "$RPCC" --key "$KEY" --server "$ADDR_a" --timeout 0.5 exec -- sleep 1006 2>&1)
+out=$(timeout 30 "$RPCC" --key "$KEY" --server "$ADDR_a" --timeout 0.5 exec "$(tag deadline)" -- \
+	sleep 1006 2>&1)
 expect_eq "call deadline exits 125" 125 $?
 check "call deadline is DEADLINE_EXCEEDED" grep -q "DEADLINE_EXCEEDED" <<<"$out"
-if wait_until 5 gone '^sleep 1006$'; then pass "call deadline kills the program"; else
+if wait_until 5 gone deadline; then pass "call deadline kills the program"; else
 	fail "call deadline kills the program"; fi
 
 # ---- echo answered at once while 8 long programs run ---------------------------------------
 for i in 1 2 3 4 5 6 7 8; do
-	"$RPCC" --key "$KEY" --server "$ADDR_a" exec -- sh -c \
+	"$RPCC" --key "$KEY" --server "$ADDR_a" exec "$(tag eight)" -- sh -c \
 		"while :; do echo tick; sleep 0.01; done & sleep 1007; kill \$!" >/dev/null &
 	BG_PIDS+=($!)
 done
-if wait_until 10 at_least 8 '^sleep 1007$'; then
+if wait_until 10 at_least 24 eight; then # 8 x (sh, its loop, sleep 1007)
 	start=$(now_ms)
 	got=$(timeout 10 "$RPCC" --key "$KEY" --server "$ADDR_a" echo still here)
 	took=$(($(now_ms) - start))
@@ -195,10 +206,10 @@ if wait_until 10 at_least 8 '^sleep 1007$'; then
 		fail "echo answered at once while 8 programs run" "got '$got' in $took ms"
 	fi
 else
-	fail "echo answered at once while 8 programs run" "only $(count_alive '^sleep 1007$') started"
+	fail "echo answered at once while 8 programs run" "only $(count_tagged eight)/24 processes started"
 fi
 for pid in "${BG_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-if wait_until 10 gone '^sleep 1007$'; then pass "8 programs gone with their clients"; else
+if wait_until 10 gone eight; then pass "8 programs gone with their clients"; else
 	fail "8 programs gone with their clients"; fi
 
 # ---- the log line, and no zombies -------------------------------------------------------------
@@ -243,15 +254,15 @@ check "allow-list error names the line" grep -q "badallow:1: not an absolute pat
 # The concurrency limit: 2 runs, the third refused, a slot frees when one ends.
 start_rpcd lim --max-exec 2 || exit 1
 for i in 1 2; do
-	timeout 60 "$RPCC" --key "$KEY" --server "$ADDR_lim" exec -- sleep 1009 &
+	timeout 60 "$RPCC" --key "$KEY" --server "$ADDR_lim" exec "$(tag limit)" -- sleep 1009 &
 	BG_PIDS+=($!)
 done
-if wait_until 10 at_least 2 '^sleep 1009$'; then
+if wait_until 10 at_least 2 limit; then
 	out=$(timeout 30 "$RPCC" --key "$KEY" --server "$ADDR_lim" exec -- true 2>&1)
 	expect_eq "--max-exec 2: third run exits 125" 125 $?
 	check "--max-exec 2: third run is RESOURCE_EXHAUSTED" grep -q "(RESOURCE_EXHAUSTED)" <<<"$out"
-	pkill -TERM -f '^sleep 1009$'
-	wait_until 5 gone '^sleep 1009$'
+	kill -TERM $(tagged limit)
+	wait_until 5 gone limit
 	timeout 30 "$RPCC" --key "$KEY" --server "$ADDR_lim" exec -- true
 	expect_eq "--max-exec 2: a slot frees when a run ends" 0 $?
 else
