@@ -10,6 +10,12 @@
 STAGE=$T/stage
 P=$STAGE/usr/local
 VERSION=0.1.0
+# Under make check-asan the library is built with sanitizers: whatever links it
+# needs the same runtime.
+SAN_FLAGS=
+if nm -D "$B/lib/libpbrpc.so.0" 2>/dev/null | grep -q ' U __asan_init'; then
+	SAN_FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer"
+fi
 
 # check_out NAME WANT CMD...: PASS if CMD's stdout contains WANT (a fixed string).
 check_out() {
@@ -19,8 +25,8 @@ check_out() {
 	if [[ $out == *"$want"* ]]; then pass "$name"; else fail "$name" "want: $want" "got: $out"; fi
 }
 
-if ! make -s -C "$ROOT" B="$B" install DESTDIR="$STAGE" PREFIX=/usr/local >"$T/install.log" 2>&1
-then
+if ! make -s -C "$ROOT" B="$B" ${SAN_FLAGS:+SAN=1} install DESTDIR="$STAGE" PREFIX=/usr/local \
+	>"$T/install.log" 2>&1; then
 	fail "make install DESTDIR=... PREFIX=/usr/local" "$(tail -20 "$T/install.log")"
 	finish
 fi
@@ -89,7 +95,7 @@ check_out "pbrpc.pc Libs.private" "-lpthread" pkg-config --static --libs pbrpc
 # the staged library found at run time.
 export PATH=$P/bin:$PATH
 export LD_LIBRARY_PATH=$P/lib
-WERROR="-O2 -g -Wall -Wextra -Werror"
+WERROR="-O2 -g -Wall -Wextra -Werror $SAN_FLAGS"
 cp -r "$ROOT/examples" "$T/examples"
 rm -f "$T"/examples/kv/{kv-server,kv-client,*.o,kv.pb-c.*,kv.pbrpc.*}
 
@@ -116,7 +122,8 @@ check "stubs compile with -std=c11 -Wall -Wextra -Werror -pedantic" sh -c \
 
 # --- the examples, built the way a user would ----------------------------------------
 for ex in kv hello; do
-	if make -s -C "$T/examples/$ex" CFLAGS="$WERROR" >"$T/make-$ex.log" 2>&1; then
+	if make -s -C "$T/examples/$ex" CFLAGS="$WERROR" LDFLAGS="$SAN_FLAGS" >"$T/make-$ex.log" 2>&1
+	then
 		pass "examples/$ex builds with pkg-config and the staged pbrpc (-Werror)"
 	else
 		fail "examples/$ex builds with pkg-config and the staged pbrpc (-Werror)" \
@@ -213,8 +220,8 @@ else
 fi
 
 # --- uninstall ---------------------------------------------------------------------------
-if make -s -C "$ROOT" B="$B" uninstall DESTDIR="$STAGE" PREFIX=/usr/local >"$T/uninstall.log" 2>&1
-then
+if make -s -C "$ROOT" B="$B" uninstall DESTDIR="$STAGE" PREFIX=/usr/local \
+	>"$T/uninstall.log" 2>&1; then
 	left=$(find "$STAGE" ! -type d)
 	if [ -z "$left" ]; then pass "make uninstall removes every installed file"
 	else fail "make uninstall removes every installed file" "left: $left"; fi

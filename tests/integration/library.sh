@@ -4,10 +4,16 @@
 # a real rpcd, a server on the caller's own libuv loop, and docs/library.md's
 # code blocks still being verbatim pieces of the files the tests compile.
 # ADDR_x, SOCK_x and PID_x are set by start_rpcd; flag lists are split on purpose.
-# shellcheck disable=SC2154,SC2046,SC2016,SC2034
+# shellcheck disable=SC2154,SC2046,SC2086,SC2016,SC2034
 . "$(dirname "$0")/../lib.sh"
 
 SO=$B/lib/libpbrpc.so.0
+# Under make check-asan the library is built with sanitizers: whatever links it
+# needs the same runtime.
+SAN_FLAGS=
+if nm -D "$B/lib/libpbrpc.so.0" 2>/dev/null | grep -q ' U __asan_init'; then
+	SAN_FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer"
+fi
 
 # --- exports -----------------------------------------------------------------
 # Only pbrpc_* (the API, stubs, descriptors) and pbrpc__* (protobuf-c's names for
@@ -33,7 +39,7 @@ timeout 300 "$B/tests/fault_threads" "$SOCK_t" "$KEY" 8 10000 |
 check "rpcd still running after the threaded clients" kill -0 "$PID_t"
 
 # --- a server on the caller's loop, linked with the static library ------------
-if cc -std=c11 -Wall -Wextra -Werror -I"$ROOT/include" -I"$B/gen" -o "$T/own_loop" \
+if cc -std=c11 -Wall -Wextra -Werror $SAN_FLAGS -I"$ROOT/include" -I"$B/gen" -o "$T/own_loop" \
 	"$ROOT/tests/library/own_loop.c" "$B/lib/libpbrpc.a" \
 	$(pkg-config --cflags --libs libprotobuf-c libsodium libuv) -lpthread 2>"$T/cc.log"; then
 	timeout 60 "$T/own_loop" "$T/own-loop.sock" "$KEY" 2>"$T/own_loop.log" || FAILED=1
