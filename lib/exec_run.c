@@ -105,7 +105,8 @@ static pbrpc_status collect(pbrpc_stream *stream, output_buf *out, output_buf *e
 			output_buf *b = reply->output->stream == PBRPC__EXEC__OUTPUT__STREAM__STDERR
 			                    ? errb
 			                    : out;
-			if (keep_output(b, reply->output->data.data, reply->output->data.len) != 0) {
+			const ProtobufCBinaryData *data = &reply->output->data;
+			if (keep_output(b, data->data, data->len) != 0) {
 				pbrpc_message_free(&reply->base);
 				return pbrpc_error_set(err, PBRPC_RESOURCE_EXHAUSTED,
 				                       "out of memory for the program's output");
@@ -178,7 +179,7 @@ pbrpc_status pbrpc_exec(pbrpc_client *c, const char *const argv[], const pbrpc_e
 		if (pthread_create(&feeder, NULL, feed_stdin, &feed) == 0)
 			feeding = 1;
 		else
-			st = pbrpc_error_set(err, PBRPC_RESOURCE_EXHAUSTED, "cannot start a thread");
+			st = pbrpc_error_set(err, PBRPC_RESOURCE_EXHAUSTED, "no thread for stdin");
 	} else if (st == PBRPC_OK) {
 		st = pbrpc_stream_close_send(stream, err);
 	}

@@ -102,16 +102,22 @@ static int parse_args(const rpcc_context *ctx, int argc, char **argv, exec_args 
 			a->start.shell = 1;
 			break;
 		case 't':
-			if (rpcc_parse_seconds(optarg, UINT32_MAX, &ms) != 0)
-				return rpcc_usage_error(name, "--timeout: '%s' is not a number of seconds",
-				                        optarg), -1;
+			if (rpcc_parse_seconds(optarg, UINT32_MAX, &ms) != 0) {
+				rpcc_usage_error(name, "--timeout: '%s' is not a number of seconds",
+				                 optarg);
+				return -1;
+			}
 			a->start.timeout_ms = (uint32_t)ms;
 			break;
 		case 'e':
-			if (optarg[0] == '=' || strchr(optarg, '=') == NULL)
-				return rpcc_usage_error(name, "--env: '%s' is not NAME=VALUE", optarg), -1;
-			if (a->start.n_env == MAX_ENV)
-				return rpcc_usage_error(name, "more than %d --env options", MAX_ENV), -1;
+			if (optarg[0] == '=' || strchr(optarg, '=') == NULL) {
+				rpcc_usage_error(name, "--env: '%s' is not NAME=VALUE", optarg);
+				return -1;
+			}
+			if (a->start.n_env == MAX_ENV) {
+				rpcc_usage_error(name, "more than %d --env options", MAX_ENV);
+				return -1;
+			}
 			a->env[a->start.n_env++] = bytes_of(optarg);
 			break;
 		case 'C':
@@ -124,23 +130,26 @@ static int parse_args(const rpcc_context *ctx, int argc, char **argv, exec_args 
 			rpcc_help(ctx->command);
 			return 1;
 		default:
-			return rpcc_usage_error(name, NULL), -1;
+			rpcc_usage_error(name, NULL);
+			return -1;
 		}
 	}
-	if (optind >= argc)
-		return rpcc_usage_error(name, "no PROGRAM given"), -1;
+	if (optind >= argc) {
+		rpcc_usage_error(name, "no PROGRAM given");
+		return -1;
+	}
 	argc -= optind;
 	argv += optind;
 	if (a->start.shell) {
 		a->command_line = join_words(argc, argv);
 		argc = 1;
 		argv = &a->command_line;
-		if (!a->command_line)
-			return rpcc_reportf(name, PBRPC_RESOURCE_EXHAUSTED, "out of memory"), -1;
 	}
 	a->argv = calloc((size_t)argc, sizeof *a->argv);
-	if (!a->argv)
-		return rpcc_reportf(name, PBRPC_RESOURCE_EXHAUSTED, "out of memory"), -1;
+	if (!a->argv || (a->start.shell && !a->command_line)) {
+		rpcc_reportf(name, PBRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return -1;
+	}
 	for (int i = 0; i < argc; i++)
 		a->argv[i] = bytes_of(argv[i]);
 	a->start.argv = a->argv;
@@ -218,6 +227,19 @@ static int write_all(int fd, const uint8_t *data, size_t len)
 	return 0;
 }
 
+/* The local descriptor for a remote stream, or -1 for one we do not know. */
+static int local_fd(Pbrpc__Exec__Output__Stream stream)
+{
+	switch (stream) {
+	case PBRPC__EXEC__OUTPUT__STREAM__STDOUT:
+		return STDOUT_FILENO;
+	case PBRPC__EXEC__OUTPUT__STREAM__STDERR:
+		return STDERR_FILENO;
+	default:
+		return -1;
+	}
+}
+
 /* The exit code for a call that ended without the program's own status. */
 static int failure_exit(pbrpc_status code)
 {
@@ -244,8 +266,26 @@ static int program_exit(const Pbrpc__Exec__Exit *e)
 	return e->code & 0xff;
 }
 
-/* Receives until the call ends, copying output out; returns the exit code. */
-static int receive(const char *name, pbrpc_stream *stream)
+/* Writes one chunk of the program's output where it belongs; -1 after
+ * reporting why not. */
+static int write_output(const char *name, const Pbrpc__Exec__Output *out)
+{
+	int fd = local_fd(out->stream);
+	if (fd < 0) {
+		rpcc_reportf(name, PBRPC_INTERNAL, "output on unknown stream %d", (int)out->stream);
+		return -1;
+	}
+	if (write_all(fd, out->data.data, out->data.len) != 0) {
+		rpcc_reportf(name, PBRPC_OK, "writing %s: %s",
+		             fd == STDOUT_FILENO ? "stdout" : "stderr", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Receives until the call ends, copying output out; returns the exit code.
+ * *ended says whether the call is over (else a local failure stopped us). */
+static int receive(const char *name, pbrpc_stream *stream, int *ended)
 {
 	Pbrpc__Exec__RunReply *reply;
 	pbrpc_error err = { 0 };
@@ -253,34 +293,22 @@ static int receive(const char *name, pbrpc_stream *stream)
 
 	for (;;) {
 		pbrpc_status st = pbrpc_exec_exec_run_recv(stream, &reply, &err);
+		if (st != PBRPC_OK || !reply)
+			*ended = 1;
 		if (st != PBRPC_OK) {
 			rpcc_report(name, NULL, &err);
 			return failure_exit(st);
 		}
 		if (!reply)
 			break; /* status OK: the end */
-		if (reply->msg_case == PBRPC__EXEC__RUN_REPLY__MSG_OUTPUT && reply->output) {
-			const Pbrpc__Exec__Output *out = reply->output;
-			int fd = out->stream == PBRPC__EXEC__OUTPUT__STREAM__STDOUT   ? STDOUT_FILENO
-			         : out->stream == PBRPC__EXEC__OUTPUT__STREAM__STDERR ? STDERR_FILENO
-			                                                              : -1;
-			if (fd < 0) {
-				rpcc_reportf(name, PBRPC_INTERNAL, "output for an unknown stream %d",
-				             (int)out->stream);
-				pbrpc_message_free(&reply->base);
-				return EXEC_EXIT_FAILED;
-			}
-			if (write_all(fd, out->data.data, out->data.len) != 0) {
-				rpcc_reportf(name, PBRPC_OK, "writing %s: %s",
-				             fd == STDOUT_FILENO ? "standard output" : "standard error",
-				             strerror(errno));
-				pbrpc_message_free(&reply->base);
-				return EXEC_EXIT_FAILED;
-			}
-		} else if (reply->msg_case == PBRPC__EXEC__RUN_REPLY__MSG_EXIT && reply->exit) {
+		int failed = 0;
+		if (reply->msg_case == PBRPC__EXEC__RUN_REPLY__MSG_OUTPUT && reply->output)
+			failed = write_output(name, reply->output) != 0;
+		else if (reply->msg_case == PBRPC__EXEC__RUN_REPLY__MSG_EXIT && reply->exit)
 			exit_code = program_exit(reply->exit);
-		}
 		pbrpc_message_free(&reply->base);
+		if (failed)
+			return EXEC_EXIT_FAILED;
 	}
 	if (exit_code < 0) {
 		rpcc_reportf(name, PBRPC_INTERNAL, "the server did not say how the program ended");
@@ -314,7 +342,7 @@ static int run_exec(const rpcc_context *ctx, int argc, char **argv)
 	pbrpc_stream *stream = NULL;
 	stdin_pump pump = { 0 };
 	int stop_pipe[2] = { -1, -1 };
-	int pumping = 0, status;
+	int pumping = 0, ended = 0, status;
 
 	int parsed = parse_args(ctx, argc, argv, &a);
 	if (parsed != 0) {
@@ -339,7 +367,8 @@ static int run_exec(const rpcc_context *ctx, int argc, char **argv)
 	}
 	if (a.start.with_stdin) {
 		if (start_pump(&pump, stream, stop_pipe) != 0) {
-			rpcc_reportf(name, PBRPC_OK, "cannot start the stdin thread: %s", strerror(errno));
+			rpcc_reportf(name, PBRPC_OK, "cannot start the stdin thread: %s",
+			             strerror(errno));
 			status = EXEC_EXIT_FAILED;
 			goto close;
 		}
@@ -348,8 +377,14 @@ static int run_exec(const rpcc_context *ctx, int argc, char **argv)
 		pbrpc_stream_close_send(stream, NULL);
 	}
 
-	status = receive(name, stream);
+	status = receive(name, stream, &ended);
 
+	if (pumping && !ended) {
+		/* We stopped reading while the program runs: the stdin thread may be
+		 * stuck in a send the server will not take, holding the stream. Leave
+		 * it; exiting closes the connection, and the server kills the program. */
+		return status;
+	}
 	if (pumping) {
 		/* The call is over: wake the pump from its wait on stdin, and wait for it. */
 		(void)!write(stop_pipe[1], "x", 1);
@@ -386,12 +421,14 @@ const rpcc_command rpcc_cmd_exec = {
 	    "Exit status: the program's exit code; 128+N if signal N killed it; 124 if\n"
 	    "--timeout fired; 127 no such program; 126 not executable, not allowed or exec\n"
 	    "disabled; 125 any other failure; 255 connection or authentication failure.",
-	.options = "  -s, --shell        run the command line with /bin/sh -c on the server\n"
-	           "  -t, --timeout SECONDS  kill the program (its whole process group) after\n"
-	           "                     SECONDS (decimals allowed); 0 = no limit (default)\n"
-	           "  -e, --env NAME=VALUE  add to the program's environment (repeatable)\n"
-	           "  -C, --cwd DIR      run in DIR (relative to the server's root; default:\n"
+	.options = "  -s, --shell        run the words as one command line with /bin/sh -c\n"
+	           "  -t, --timeout SECONDS\n"
+	           "                     kill the program (its whole process group) after\n"
+	           "                     SECONDS, decimals allowed (default 0: no limit)\n"
+	           "  -e, --env NAME=VALUE\n"
+	           "                     add to the program's environment (repeatable)\n"
+	           "  -C, --cwd DIR      run in DIR, relative to the server's root (default:\n"
 	           "                     the root)\n"
-	           "  -n, --no-stdin     do not send stdin (the program reads /dev/null)\n",
+	           "  -n, --no-stdin     send no stdin (the program reads /dev/null)\n",
 	.run = run_exec,
 };

@@ -55,7 +55,8 @@ static void print_global_help(FILE *out)
 	fputs("\n"
 	      "'rpcc COMMAND --help' shows a command's options.\n"
 	      "Exit status: 0 success, 1 a call failed, 2 bad usage,\n"
-	      "255 connection or authentication failure.\n", out);
+	      "255 connection or authentication failure.\n"
+	      "'rpcc exec' exits with the remote program's status: see 'rpcc exec --help'.\n", out);
 }
 
 void rpcc_print_help(const rpcc_command *cmd, FILE *out)

@@ -53,8 +53,8 @@ static pbrpc_status check_list(const char *what, size_t n, const ProtobufCBinary
 {
 	size_t total = 0;
 	if (n > RPCD_EXEC_MAX_ENTRIES)
-		return fail(err, PBRPC_INVALID_ARGUMENT, "too many %s entries (%zu, limit %d)", what,
-		            n, RPCD_EXEC_MAX_ENTRIES);
+		return fail(err, PBRPC_INVALID_ARGUMENT, "too many %s entries (%zu, limit %d)",
+		            what, n, RPCD_EXEC_MAX_ENTRIES);
 	for (size_t i = 0; i < n; i++) {
 		total += v[i].len + 1;
 		if (total > RPCD_EXEC_MAX_BYTES)

@@ -94,8 +94,9 @@ pbrpc_status rpcd_exec_policy_check(const rpcd_exec_policy *p, const char *progr
 		if (strcmp(p->allowed[i], program) == 0)
 			return PBRPC_OK;
 	err->code = PBRPC_PERMISSION_DENIED;
-	snprintf(err->message, sizeof err->message, "not in this server's exec allow-list: %.200s%s",
-	         program, program[0] == '/' ? "" : " (list entries are absolute paths)");
+	snprintf(err->message, sizeof err->message,
+	         "not in this server's exec allow-list: %.200s%s", program,
+	         program[0] == '/' ? "" : " (list entries are absolute paths)");
 	return err->code;
 }
 

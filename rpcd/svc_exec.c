@@ -500,7 +500,7 @@ static void exec_run_handler(pbrpc_call *call, pbrpc_event event,
 		else if (msg->msg_case == PBRPC__EXEC__RUN_REQUEST__MSG_STDIN_DATA)
 			write_stdin(run, msg->stdin_data);
 		else
-			fail_run(run, PBRPC_INVALID_ARGUMENT, "after Start, only stdin data may follow");
+			fail_run(run, PBRPC_INVALID_ARGUMENT, "only stdin data may follow Start");
 		break;
 	case PBRPC_EV_HALF_CLOSE:
 		if (!run) {
