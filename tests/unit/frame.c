@@ -254,10 +254,6 @@ static void test_unknown_fields_skipped(void **state)
 	n += put_key(buf + n, 102, 5); /* unknown fixed32 */
 	memset(buf + n, 0xbb, 4);
 	n += 4;
-	/* A known field number with an unexpected wire type is skipped too. */
-	n += put_key(buf + n, 6, 5);
-	memset(buf + n, 0xcc, 4);
-	n += 4;
 	n += put_key(buf + n, 2, 0); /* kind = MESSAGE */
 	buf[n++] = 2;
 	n += put_key(buf + n, 1000000, 0); /* a large field number */
@@ -269,6 +265,34 @@ static void test_unknown_fields_skipped(void **state)
 	assert_true(out.call_id == 7);
 	assert_int_equal(out.kind, PBRPC_FRAME_MESSAGE);
 	assert_int_equal(out.payload_len, 0);
+}
+
+/* docs/protocol.md: a known field sent with the wrong wire type is rejected. */
+static void test_mistyped_known_field(void **state)
+{
+	(void)state;
+	static const int wire_types[] = {0, 1, 2, 5};
+	for (uint32_t field = 1; field <= 8; field++) {
+		int is_len = field == 4 || field == 6 || field == 8;
+		for (size_t i = 0; i < 4; i++) {
+			int wt = wire_types[i];
+			if ((wt == 2) == is_len)
+				continue; /* the right wire type */
+			uint8_t buf[32];
+			size_t n = put_key(buf, field, wt);
+			if (wt == 0)
+				buf[n++] = 1;
+			else if (wt == 2)
+				buf[n++] = 0;
+			else {
+				memset(buf + n, 0, wt == 1 ? 8 : 4);
+				n += wt == 1 ? 8 : 4;
+			}
+			pbrpc_frame out;
+			if (decode_exact(buf, n, &out) != -1)
+				fail_msg("field %u with wire type %d was accepted", field, wt);
+		}
+	}
 }
 
 static void test_bad_wire_types(void **state)
@@ -340,6 +364,7 @@ int main(void)
 	    cmocka_unit_test(test_overlong_varint),
 	    cmocka_unit_test(test_length_past_end),
 	    cmocka_unit_test(test_unknown_fields_skipped),
+	    cmocka_unit_test(test_mistyped_known_field),
 	    cmocka_unit_test(test_bad_wire_types),
 	    cmocka_unit_test(test_random_bytes),
 	};

@@ -303,6 +303,7 @@ static void test_bad_ephemeral_key_length(void **state)
 		pbrpc_buf_init(&out, 1 << 16);
 		pbrpc_handshake_init(&s, 1, psk, MAXREC);
 		assert_int_equal(pbrpc_handshake_recv(&s, rec, n, &out), PBRPC_HS_FAILED);
+		expect_refusal(&s, &out, "ephemeral_pk");
 		pbrpc_buf_free(&out);
 		pbrpc_handshake_wipe(&s);
 	}
@@ -406,7 +407,8 @@ static void test_max_record_clamped(void **state)
 	h.ephemeral_pk.data = pk;
 	h.ephemeral_pk.len = 32;
 	uint32_t asks[] = {0, 1, 0xffffffffu};
-	uint32_t want[] = {PBRPC_MIN_MAX_RECORD, PBRPC_MIN_MAX_RECORD, PBRPC_MAX_MAX_RECORD};
+	/* 0 is a field left out: the default. */
+	uint32_t want[] = {PBRPC_DEFAULT_MAX_RECORD, PBRPC_MIN_MAX_RECORD, PBRPC_MAX_MAX_RECORD};
 	for (int i = 0; i < 3; i++) {
 		h.max_record = asks[i];
 		size_t n = protobuf_c_message_pack(&h.base, rec + 4);

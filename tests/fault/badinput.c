@@ -1,0 +1,1008 @@
+/* fault_badinput: hostile bytes against a real rpcd, over real sockets.
+ *
+ *   fault_badinput ADDR KEYFILE LOGFILE MAXCALLS
+ *
+ * tests/integration/fault.sh starts rpcd (-v --handshake-timeout 500
+ * --max-calls MAXCALLS) and runs this. Each case prints PASS or FAIL: the bad
+ * input gets a clear status or a closed connection, rpcd's log (LOGFILE)
+ * shows a line for it, and a normal echo call through the library still
+ * works afterwards. Below the handshake the test speaks the protocol at byte
+ * level with the library's internals over a plain blocking socket; every
+ * wait is bounded by poll(). */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "address.h"
+#include "buf.h"
+#include "channel.h"
+#include "frame.h"
+#include "handshake.h"
+#include "pbrpc.h"
+#include "pbrpc/echo.pbrpc.h"
+#include "record.h"
+
+#define WAIT_MS 5000 /* the longest any single wait may take */
+
+static const char *g_addr, *g_log;
+static uint8_t g_key[PBRPC_KEY_BYTES];
+static unsigned g_max_calls;
+static int g_failed;
+
+/* ---- reporting ------------------------------------------------------------ */
+
+static char g_why[512];
+
+/* Records why the current case fails (the first reason wins). */
+static int bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int bad(const char *fmt, ...)
+{
+	if (g_why[0])
+		return -1;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(g_why, sizeof g_why, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static off_t log_size(void)
+{
+	struct stat st;
+	return stat(g_log, &st) == 0 ? st.st_size : 0;
+}
+
+/* Waits (bounded) for text in the log past offset `from`. */
+static int log_has(off_t from, const char *text)
+{
+	int64_t until = now_ms() + 3000;
+	for (;;) {
+		FILE *f = fopen(g_log, "r");
+		if (f) {
+			char line[1024];
+			int found = 0;
+			fseeko(f, from, SEEK_SET);
+			while (!found && fgets(line, sizeof line, f))
+				found = strstr(line, text) != NULL;
+			fclose(f);
+			if (found)
+				return 1;
+		}
+		if (now_ms() > until)
+			return 0;
+		usleep(20000);
+	}
+}
+
+/* ---- a byte-level client ---------------------------------------------------- */
+
+typedef struct raw {
+	int fd;
+	pbrpc_channel ch;
+	uint32_t peer_max;
+	pbrpc_buf in;
+	uint8_t *rec; /* the last record received (a copy), for frames pointing into it */
+} raw;
+
+static int raw_connect(raw *r)
+{
+	pbrpc_address a[PBRPC_ADDRESS_MAX];
+	pbrpc_error err = {0};
+	memset(r, 0, sizeof *r);
+	r->fd = -1;
+	pbrpc_buf_init(&r->in, 80u << 20);
+	if (pbrpc_address_resolve(g_addr, a, &err) < 1)
+		return bad("resolve %s: %s", g_addr, err.message);
+	r->fd = socket(((struct sockaddr *)&a[0].sa)->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (r->fd < 0 || connect(r->fd, (struct sockaddr *)&a[0].sa, a[0].len) != 0)
+		return bad("connect %s: %s", g_addr, strerror(errno));
+	if (((struct sockaddr *)&a[0].sa)->sa_family != AF_UNIX) {
+		int one = 1;
+		setsockopt(r->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	}
+	return 0;
+}
+
+static void raw_close(raw *r)
+{
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
+	pbrpc_buf_free(&r->in);
+	free(r->rec);
+	r->rec = NULL;
+	pbrpc_channel_wipe(&r->ch);
+}
+
+/* Closes with an RST instead of a FIN: a client that vanishes. */
+static void raw_abort(raw *r)
+{
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+	setsockopt(r->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+	raw_close(r);
+}
+
+static int g_dribble; /* raw_send writes one byte at a time */
+
+static int raw_send(raw *r, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	if (g_dribble) {
+		for (size_t i = 0; i < n; i++) {
+			if (send(r->fd, b + i, 1, MSG_NOSIGNAL) != 1)
+				return -1;
+			usleep(200);
+		}
+		return 0;
+	}
+	while (n > 0) {
+		struct pollfd pfd = {.fd = r->fd, .events = POLLOUT};
+		if (poll(&pfd, 1, WAIT_MS) != 1)
+			return bad("send: timed out");
+		ssize_t w = send(r->fd, b, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (w < 0)
+			return -1; /* the server may already have closed: callers decide */
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Reads more bytes into r->in. 1: got some, 0: EOF or reset, -1: timeout. */
+static int raw_fill(raw *r, int64_t until)
+{
+	for (;;) {
+		int left = (int)(until - now_ms());
+		if (left <= 0)
+			return -1;
+		struct pollfd pfd = {.fd = r->fd, .events = POLLIN};
+		int pr = poll(&pfd, 1, left);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr <= 0)
+			return -1;
+		if (pbrpc_buf_reserve(&r->in, 64 << 10) != 0)
+			return 0;
+		ssize_t n = recv(r->fd, pbrpc_buf_tail(&r->in), pbrpc_buf_room(&r->in), MSG_DONTWAIT);
+		if (n > 0) {
+			pbrpc_buf_commit(&r->in, (size_t)n);
+			return 1;
+		}
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		return 0; /* EOF, ECONNRESET */
+	}
+}
+
+/* Reads one whole record into r->rec. 1: got it; 0: closed; -1: timeout. */
+static int raw_record(raw *r, uint32_t *body_len)
+{
+	int64_t until = now_ms() + WAIT_MS;
+	for (;;) {
+		int rc = pbrpc_record_check(pbrpc_buf_head(&r->in), pbrpc_buf_len(&r->in),
+		                            PBRPC_MAX_MAX_RECORD, body_len);
+		if (rc == PBRPC_RECORD_BAD)
+			return bad("server sent a record of bad length %u", *body_len);
+		if (rc == PBRPC_RECORD_READY) {
+			size_t n = PBRPC_RECORD_HEADER + *body_len;
+			free(r->rec);
+			r->rec = malloc(n);
+			if (!r->rec)
+				return bad("out of memory");
+			memcpy(r->rec, pbrpc_buf_head(&r->in), n);
+			pbrpc_buf_consume(&r->in, n);
+			return 1;
+		}
+		int f = raw_fill(r, until);
+		if (f <= 0)
+			return f;
+	}
+}
+
+/* Waits until the server closes. Returns its delay in ms, or -1 on timeout. */
+static int64_t raw_wait_closed(raw *r, int timeout_ms)
+{
+	int64_t start = now_ms(), until = start + timeout_ms;
+	for (;;) {
+		pbrpc_buf_consume(&r->in, pbrpc_buf_len(&r->in)); /* discard whatever came */
+		int f = raw_fill(r, until);
+		if (f == 0)
+			return now_ms() - start;
+		if (f < 0)
+			return -1;
+	}
+}
+
+/* A real handshake with the key; r->ch is ready after it. */
+static int raw_handshake(raw *r, const uint8_t key[PBRPC_KEY_BYTES])
+{
+	pbrpc_handshake hs;
+	pbrpc_buf out;
+	int rc = -1;
+	pbrpc_buf_init(&out, 1 << 16);
+	pbrpc_handshake_init(&hs, 0, key, PBRPC_DEFAULT_MAX_RECORD);
+	if (pbrpc_handshake_client_hello(&hs, &out) != 0) {
+		bad("client hello");
+		goto out;
+	}
+	for (;;) {
+		if (pbrpc_buf_len(&out) && raw_send(r, pbrpc_buf_head(&out), pbrpc_buf_len(&out)) != 0) {
+			bad("handshake send: %s", strerror(errno));
+			goto out;
+		}
+		pbrpc_buf_consume(&out, pbrpc_buf_len(&out));
+		if (hs.step == 2)
+			break;
+		uint32_t len;
+		int got = raw_record(r, &len);
+		if (got <= 0) {
+			bad("handshake: %s", got ? "timed out" : "server closed");
+			goto out;
+		}
+		if (pbrpc_handshake_recv(&hs, r->rec, PBRPC_RECORD_HEADER + len, &out) ==
+		    PBRPC_HS_FAILED) {
+			bad("handshake: %s", hs.error);
+			goto out;
+		}
+	}
+	pbrpc_handshake_channel(&hs, &r->ch);
+	r->peer_max = hs.peer_max_record;
+	rc = 0;
+out:
+	pbrpc_buf_free(&out);
+	pbrpc_handshake_wipe(&hs);
+	return rc;
+}
+
+static int raw_open(raw *r)
+{
+	if (raw_connect(r) != 0 || raw_handshake(r, g_key) != 0) {
+		raw_close(r);
+		return -1;
+	}
+	return 0;
+}
+
+/* Seals a frame into *out (a record of the caller's). */
+static size_t seal_frame(raw *r, const pbrpc_frame *f, const ProtobufCMessage *msg, uint8_t **out)
+{
+	pbrpc_buf b;
+	pbrpc_buf_init(&b, (size_t)PBRPC_MAX_MAX_RECORD + 64);
+	if (pbrpc_frame_append_sealed(&b, &r->ch, f, msg, r->peer_max) != 0) {
+		pbrpc_buf_free(&b);
+		*out = NULL;
+		return 0;
+	}
+	*out = b.data; /* start is 0: nothing was consumed */
+	return pbrpc_buf_len(&b);
+}
+
+static int send_frame(raw *r, const pbrpc_frame *f, const ProtobufCMessage *msg)
+{
+	uint8_t *rec;
+	size_t n = seal_frame(r, f, msg, &rec);
+	if (!n)
+		return bad("cannot seal a frame");
+	int rc = raw_send(r, rec, n);
+	free(rec);
+	return rc;
+}
+
+/* Receives the next frame. 1: got it; 0: closed; -1: timeout or forged. */
+static int recv_frame(raw *r, pbrpc_frame *f)
+{
+	uint32_t len;
+	int got = raw_record(r, &len);
+	if (got <= 0)
+		return got;
+	size_t plain;
+	if (pbrpc_channel_open(&r->ch, r->rec, len, &plain) != 0)
+		return bad("a record from the server failed to open");
+	if (pbrpc_frame_decode(r->rec + PBRPC_RECORD_HEADER, plain, f) != 0)
+		return bad("a malformed frame from the server");
+	return 1;
+}
+
+/* Receives frames until the STATUS of call id. */
+static int recv_status(raw *r, uint64_t id, pbrpc_frame *f)
+{
+	for (int i = 0; i < 1000; i++) {
+		int got = recv_frame(r, f);
+		if (got <= 0)
+			return bad("no STATUS for call %llu (%s)", (unsigned long long)id,
+			           got ? "timed out" : "connection closed");
+		if (f->call_id == id && f->kind == PBRPC_FRAME_STATUS)
+			return 0;
+	}
+	return bad("no STATUS for call %llu", (unsigned long long)id);
+}
+
+static pbrpc_frame request(uint64_t id, const pbrpc_method_desc *m, uint32_t flags)
+{
+	pbrpc_frame f = {.call_id = id, .kind = PBRPC_FRAME_REQUEST, .flags = flags,
+	                 .method = m->full_name, .method_len = strlen(m->full_name)};
+	return f;
+}
+
+static Pbrpc__Echo__EchoRequest echo_req(const char *text)
+{
+	Pbrpc__Echo__EchoRequest req = PBRPC__ECHO__ECHO_REQUEST__INIT;
+	req.data.data = (uint8_t *)text;
+	req.data.len = strlen(text);
+	return req;
+}
+
+/* ---- the library client: is rpcd still serving? ------------------------------ */
+
+static int echo_ok(void)
+{
+	pbrpc_client_options o;
+	pbrpc_error err = {0};
+	pbrpc_client_options_init(&o);
+	o.key = g_key;
+	o.connect_timeout_ms = WAIT_MS;
+	pbrpc_client *c = pbrpc_client_connect(g_addr, &o, &err);
+	if (!c)
+		return bad("rpcd no longer serving: connect: %s", err.message);
+	Pbrpc__Echo__EchoRequest req = echo_req("still there?");
+	Pbrpc__Echo__EchoReply *reply = NULL;
+	pbrpc_call_options co = {.timeout_ms = WAIT_MS};
+	pbrpc_status st = pbrpc_echo_echo_say(c, &req, &reply, &co, &err);
+	int ok = st == PBRPC_OK && reply && reply->data.len == req.data.len &&
+	         memcmp(reply->data.data, req.data.data, req.data.len) == 0;
+	if (!ok)
+		bad("rpcd no longer serving: echo: %s (%s)", err.message, pbrpc_status_name(st));
+	pbrpc_message_free(&reply->base);
+	pbrpc_client_close(c);
+	return ok ? 0 : -1;
+}
+
+/* ---- the cases ------------------------------------------------------------------ */
+
+/* Sends bytes on a fresh connection (no handshake) and expects a close. */
+static int bytes_then_closed(const void *p, size_t n, int shut_write)
+{
+	raw r;
+	if (raw_connect(&r) != 0)
+		return -1;
+	raw_send(&r, p, n);
+	if (shut_write)
+		shutdown(r.fd, SHUT_WR);
+	int64_t t = raw_wait_closed(&r, WAIT_MS);
+	raw_close(&r);
+	return t < 0 ? bad("connection still open after %d ms", WAIT_MS) : 0;
+}
+
+static int case_over_cap_handshake(void)
+{
+	uint8_t h[4];
+	pbrpc_put_be32(h, PBRPC_HANDSHAKE_MAX_RECORD + 1);
+	return bytes_then_closed(h, 4, 0);
+}
+
+static int case_over_cap_sealed(void)
+{
+	raw r;
+	if (raw_open(&r) != 0)
+		return -1;
+	uint8_t h[4 + 16] = {0};
+	pbrpc_put_be32(h, 0xfffffff0u);
+	raw_send(&r, h, sizeof h);
+	int64_t t = raw_wait_closed(&r, WAIT_MS);
+	raw_close(&r);
+	return t < 0 ? bad("connection still open") : 0;
+}
+
+static int case_zero_length(void)
+{
+	uint8_t h[8] = {0};
+	return bytes_then_closed(h, sizeof h, 0);
+}
+
+static int case_truncated_then_eof(void)
+{
+	uint8_t h[4 + 10];
+	pbrpc_put_be32(h, 100);
+	memset(h + 4, 'x', 10);
+	return bytes_then_closed(h, sizeof h, 1);
+}
+
+static int case_truncated_sealed_then_eof(void)
+{
+	raw r;
+	if (raw_open(&r) != 0)
+		return -1;
+	pbrpc_frame f = request(1, PBRPC_ECHO_ECHO_SAY_METHOD, PBRPC_FLAG_HAS_MESSAGE);
+	Pbrpc__Echo__EchoRequest req = echo_req("cut short");
+	uint8_t *rec;
+	size_t n = seal_frame(&r, &f, &req.base, &rec);
+	raw_send(&r, rec, n - 5);
+	free(rec);
+	shutdown(r.fd, SHUT_WR);
+	int64_t t = raw_wait_closed(&r, WAIT_MS);
+	raw_close(&r);
+	return t < 0 ? bad("connection still open") : 0;
+}
+
+static int case_garbage(void)
+{
+	static const char http[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+	if (bytes_then_closed(http, sizeof http - 1, 0) != 0)
+		return -1;
+	uint8_t junk[4096];
+	srand(42);
+	for (size_t i = 0; i < sizeof junk; i++)
+		junk[i] = (uint8_t)rand();
+	return bytes_then_closed(junk, sizeof junk, 0);
+}
+
+static int case_invalid_protobuf_first(void)
+{
+	uint8_t rec[4 + 32];
+	pbrpc_put_be32(rec, 32);
+	memset(rec + 4, 0xff, 32);
+	return bytes_then_closed(rec, sizeof rec, 0);
+}
+
+static int case_invalid_protobuf_sealed(void)
+{
+	raw r;
+	if (raw_open(&r) != 0)
+		return -1;
+	uint8_t rec[4 + 24 + 16];
+	memset(rec + 4, 0xff, 24); /* wire type 7: not a Frame */
+	size_t n = pbrpc_channel_seal(&r.ch, rec, 24);
+	raw_send(&r, rec, n);
+	int64_t t = raw_wait_closed(&r, WAIT_MS);
+	raw_close(&r);
+	return t < 0 ? bad("connection still open") : 0;
+}
+
+static int case_wrong_key(void)
+{
+	uint8_t other[PBRPC_KEY_BYTES];
+	randombytes_buf(other, sizeof other);
+	pbrpc_client_options o;
+	pbrpc_error err = {0};
+	pbrpc_client_options_init(&o);
+	o.key = other;
+	o.connect_timeout_ms = WAIT_MS;
+	pbrpc_client *c = pbrpc_client_connect(g_addr, &o, &err);
+	if (c) {
+		pbrpc_client_close(c);
+		return bad("connected with the wrong key");
+	}
+	if (err.code != PBRPC_UNAUTHENTICATED)
+		return bad("status %s, want UNAUTHENTICATED (%s)", pbrpc_status_name(err.code),
+		           err.message);
+	if (!strstr(err.message, "authentication failed"))
+		return bad("message '%s' does not say authentication failed", err.message);
+	return 0;
+}
+
+/* A wrong key at byte level too: a proof that does not verify. */
+static int case_bad_client_proof(void)
+{
+	raw r;
+	if (raw_connect(&r) != 0)
+		return -1;
+	pbrpc_handshake hs;
+	pbrpc_buf out;
+	pbrpc_buf_init(&out, 1 << 16);
+	pbrpc_handshake_init(&hs, 0, g_key, PBRPC_DEFAULT_MAX_RECORD);
+	pbrpc_handshake_client_hello(&hs, &out);
+	raw_send(&r, pbrpc_buf_head(&out), pbrpc_buf_len(&out));
+	pbrpc_buf_free(&out);
+	pbrpc_handshake_wipe(&hs);
+	uint32_t len;
+	if (raw_record(&r, &len) != 1 || raw_record(&r, &len) != 1) {
+		raw_close(&r);
+		return bad("no ServerHello and proof");
+	}
+	/* Reflect the server's own proof (record 3) back at it. */
+	raw_send(&r, r.rec, PBRPC_RECORD_HEADER + len);
+	int64_t t = raw_wait_closed(&r, WAIT_MS);
+	raw_close(&r);
+	return t < 0 ? bad("connection still open") : 0;
+}
+
+static int case_flipped_bit(void)
+{
+	raw r;
+	if (raw_open(&r) != 0)
+		return -1;
+	pbrpc_frame f = request(1, PBRPC_ECHO_ECHO_SAY_METHOD, PBRPC_FLAG_HAS_MESSAGE);
+	Pbrpc__Echo__EchoRequest req = echo_req("flip");
+	uint8_t *rec;
+	size_t n = seal_frame(&r, &f, &req.base, &rec);
+	rec[n / 2] ^= 0x10;
+	raw_send(&r, rec, n);
+	free(rec);
+	pbrpc_frame reply;
+	int got = recv_frame(&r, &reply);
+	if (got > 0) {
+		raw_close(&r);
+		return bad("a forged record got an answer");
+	}
+	g_why[0] = '\0';
+	int64_t t = raw_wait_closed(&r, WAIT_MS);
+	raw_close(&r);
+	return t < 0 ? bad("connection still open") : 0;
+}
+
+static int case_replay(void)
+{
+	raw r;
+	if (raw_open(&r) != 0)
+		return -1;
+	pbrpc_frame f = request(1, PBRPC_ECHO_ECHO_SAY_METHOD, PBRPC_FLAG_HAS_MESSAGE);
+	Pbrpc__Echo__EchoRequest req = echo_req("once");
+	uint8_t *rec;
+	size_t n = seal_frame(&r, &f, &req.base, &rec);
+	pbrpc_frame st;
+	if (raw_send(&r, rec, n) != 0 || recv_status(&r, 1, &st) != 0 || st.status != PBRPC_OK) {
+		free(rec);
+		raw_close(&r);
+		return bad("the genuine record was not answered OK");
+	}
+	raw_send(&r, rec, n); /* the very same bytes again */
+	free(rec);
+	int64_t t = raw_wait_closed(&r, WAIT_MS);
+	raw_close(&r);
+	return t < 0 ? bad("connection still open after a replay") : 0;
+}
+
+static int case_unknown_method(void)
+{
+	raw r;
+	if (raw_open(&r) != 0)
+		return -1;
+	static const char name[] = "pbrpc.nope.Nope.Nothing";
+	pbrpc_frame f = {.call_id = 7, .kind = PBRPC_FRAME_REQUEST, .method = name,
+	                 .method_len = strlen(name), .flags = PBRPC_FLAG_HAS_MESSAGE};
+	pbrpc_frame st;
+	int rc = send_frame(&r, &f, NULL);
+	if (rc == 0)
+		rc = recv_status(&r, 7, &st);
+	if (rc == 0 && st.status != PBRPC_UNIMPLEMENTED)
+		rc = bad("status %s, want UNIMPLEMENTED", pbrpc_status_name((int)st.status));
+	if (rc == 0 && !memmem(st.message, st.message_len, name, strlen(name)))
+		rc = bad("message '%.*s' does not name the method", (int)st.message_len, st.message);
+	/* The connection stays usable: it was the call that failed. */
+	if (rc == 0) {
+		pbrpc_frame ok = request(8, PBRPC_ECHO_ECHO_SAY_METHOD, PBRPC_FLAG_HAS_MESSAGE);
+		Pbrpc__Echo__EchoRequest req = echo_req("after");
+		if (send_frame(&r, &ok, &req.base) != 0 || recv_status(&r, 8, &st) != 0 ||
+		    st.status != PBRPC_OK)
+			rc = bad("the connection did not serve the next call");
+	}
+	/* A name with control bytes and a very long name. */
+	if (rc == 0) {
+		char evil[2000];
+		memset(evil, 'A', sizeof evil);
+		memcpy(evil, "x\n\x1b[31m\0y", 9);
+		pbrpc_frame e = {.call_id = 9, .kind = PBRPC_FRAME_REQUEST, .method = evil,
+		                 .method_len = sizeof evil};
+		if (send_frame(&r, &e, NULL) != 0 || recv_status(&r, 9, &st) != 0 ||
+		    st.status != PBRPC_UNIMPLEMENTED)
+			rc = bad("a long hostile method name was not UNIMPLEMENTED");
+		for (size_t i = 0; rc == 0 && i < st.message_len; i++)
+			if ((unsigned char)st.message[i] < 0x20)
+				rc = bad("the status message echoes control bytes");
+	}
+	raw_close(&r);
+	return rc;
+}
+
+static int case_silent_socket(void)
+{
+	raw r;
+	if (raw_connect(&r) != 0)
+		return -1;
+	int64_t t = raw_wait_closed(&r, WAIT_MS);
+	raw_close(&r);
+	if (t < 0)
+		return bad("a silent socket was still open after %d ms", WAIT_MS);
+	if (t < 300 || t > 2500)
+		return bad("closed after %lld ms, want about 500", (long long)t);
+	printf("  silent socket closed after %lld ms\n", (long long)t);
+	return 0;
+}
+
+/* A handshake that stops half way is closed at the limit too. */
+static int case_stalled_handshake(void)
+{
+	raw r;
+	if (raw_connect(&r) != 0)
+		return -1;
+	pbrpc_handshake hs;
+	pbrpc_buf out;
+	pbrpc_buf_init(&out, 1 << 16);
+	pbrpc_handshake_init(&hs, 0, g_key, PBRPC_DEFAULT_MAX_RECORD);
+	pbrpc_handshake_client_hello(&hs, &out);
+	raw_send(&r, pbrpc_buf_head(&out), pbrpc_buf_len(&out) - 1); /* all but one byte */
+	pbrpc_buf_free(&out);
+	pbrpc_handshake_wipe(&hs);
+	int64_t t = raw_wait_closed(&r, WAIT_MS);
+	raw_close(&r);
+	if (t < 0)
+		return bad("still open after %d ms", WAIT_MS);
+	return t > 2500 ? bad("closed after %lld ms, want about 500", (long long)t) : 0;
+}
+
+static int case_vanish_mid_call(void)
+{
+	raw r;
+	if (raw_open(&r) != 0)
+		return -1;
+	pbrpc_frame f = request(3, PBRPC_ECHO_ECHO_CHAT_METHOD, PBRPC_FLAG_HAS_MESSAGE);
+	Pbrpc__Echo__EchoRequest req = echo_req("are you there");
+	pbrpc_frame got;
+	if (send_frame(&r, &f, &req.base) != 0 || recv_frame(&r, &got) != 1 ||
+	    got.kind != PBRPC_FRAME_MESSAGE || got.call_id != 3) {
+		raw_close(&r);
+		return bad("the chat did not answer its first message");
+	}
+	pbrpc_frame more = {.call_id = 3, .kind = PBRPC_FRAME_MESSAGE,
+	                    .flags = PBRPC_FLAG_HAS_MESSAGE};
+	send_frame(&r, &more, &req.base);
+	raw_abort(&r); /* RST with a reply possibly in flight */
+
+	/* And a FIN mid-call, with a half-sent record. */
+	if (raw_open(&r) != 0)
+		return -1;
+	send_frame(&r, &f, &req.base);
+	uint8_t *rec;
+	size_t n = seal_frame(&r, &more, &req.base, &rec);
+	raw_send(&r, rec, n / 2);
+	free(rec);
+	raw_close(&r);
+	return 0;
+}
+
+static int case_bad_request_payload(void)
+{
+	raw r;
+	if (raw_open(&r) != 0)
+		return -1;
+	pbrpc_frame f = request(5, PBRPC_ECHO_ECHO_SAY_METHOD, PBRPC_FLAG_HAS_MESSAGE);
+	static const uint8_t junk[] = {0xff, 0xff, 0xff, 0xff, 0x0f};
+	f.payload = junk;
+	f.payload_len = sizeof junk;
+	pbrpc_frame st;
+	int rc = send_frame(&r, &f, NULL);
+	if (rc == 0)
+		rc = recv_status(&r, 5, &st);
+	if (rc == 0 && st.status != PBRPC_INVALID_ARGUMENT)
+		rc = bad("status %s, want INVALID_ARGUMENT", pbrpc_status_name((int)st.status));
+	/* The same inside a streaming call's MESSAGE. */
+	if (rc == 0) {
+		pbrpc_frame c = request(6, PBRPC_ECHO_ECHO_CHAT_METHOD, 0);
+		pbrpc_frame m = {.call_id = 6, .kind = PBRPC_FRAME_MESSAGE,
+		                 .flags = PBRPC_FLAG_HAS_MESSAGE, .payload = junk,
+		                 .payload_len = sizeof junk};
+		if (send_frame(&r, &c, NULL) != 0 || send_frame(&r, &m, NULL) != 0 ||
+		    recv_status(&r, 6, &st) != 0)
+			rc = -1;
+		else if (st.status != PBRPC_INVALID_ARGUMENT)
+			rc = bad("chat: status %s, want INVALID_ARGUMENT",
+			         pbrpc_status_name((int)st.status));
+	}
+	raw_close(&r);
+	return rc;
+}
+
+static int case_call_id_zero(void)
+{
+	raw r;
+	if (raw_open(&r) != 0)
+		return -1;
+	pbrpc_frame f = request(0, PBRPC_ECHO_ECHO_SAY_METHOD, PBRPC_FLAG_HAS_MESSAGE);
+	Pbrpc__Echo__EchoRequest req = echo_req("zero");
+	send_frame(&r, &f, &req.base);
+	int64_t t = raw_wait_closed(&r, WAIT_MS);
+	raw_close(&r);
+	return t < 0 ? bad("connection still open") : 0;
+}
+
+static int case_too_many_calls(void)
+{
+	raw r;
+	if (raw_open(&r) != 0)
+		return -1;
+	int rc = 0;
+	uint64_t id;
+	for (id = 1; id <= g_max_calls && rc == 0; id++) {
+		pbrpc_frame f = request(id, PBRPC_ECHO_ECHO_CHAT_METHOD, 0); /* stays open */
+		rc = send_frame(&r, &f, NULL);
+	}
+	pbrpc_frame over = request(id, PBRPC_ECHO_ECHO_CHAT_METHOD, 0), st;
+	if (rc == 0)
+		rc = send_frame(&r, &over, NULL);
+	if (rc == 0)
+		rc = recv_status(&r, id, &st);
+	if (rc == 0 && st.status != PBRPC_RESOURCE_EXHAUSTED)
+		rc = bad("status %s, want RESOURCE_EXHAUSTED", pbrpc_status_name((int)st.status));
+	/* Ending one call makes room for another. */
+	if (rc == 0) {
+		pbrpc_frame hc = {.call_id = 1, .kind = PBRPC_FRAME_HALF_CLOSE};
+		if (send_frame(&r, &hc, NULL) != 0 || recv_status(&r, 1, &st) != 0 ||
+		    st.status != PBRPC_OK)
+			rc = bad("half-closing call 1 did not end it");
+	}
+	if (rc == 0) {
+		pbrpc_frame f = request(1000000, PBRPC_ECHO_ECHO_SAY_METHOD, PBRPC_FLAG_HAS_MESSAGE);
+		Pbrpc__Echo__EchoRequest req = echo_req("room again");
+		if (send_frame(&r, &f, &req.base) != 0 || recv_status(&r, 1000000, &st) != 0 ||
+		    st.status != PBRPC_OK)
+			rc = bad("no room for a new call after one ended");
+	}
+	raw_close(&r);
+	return rc;
+}
+
+static int case_status_from_client(void)
+{
+	raw r;
+	if (raw_open(&r) != 0)
+		return -1;
+	pbrpc_frame f = {.call_id = 1, .kind = PBRPC_FRAME_STATUS, .status = 0};
+	send_frame(&r, &f, NULL);
+	int64_t t = raw_wait_closed(&r, WAIT_MS);
+	raw_close(&r);
+	return t < 0 ? bad("connection still open") : 0;
+}
+
+static int case_unknown_kind(void)
+{
+	raw r;
+	if (raw_open(&r) != 0)
+		return -1;
+	pbrpc_frame f = {.call_id = 1, .kind = 99};
+	send_frame(&r, &f, NULL);
+	int64_t t = raw_wait_closed(&r, WAIT_MS);
+	raw_close(&r);
+	return t < 0 ? bad("connection still open") : 0;
+}
+
+/* Frames for calls that do not exist are ignored; the connection goes on. */
+static int case_frames_for_unknown_calls(void)
+{
+	raw r;
+	if (raw_open(&r) != 0)
+		return -1;
+	pbrpc_frame m = {.call_id = 42, .kind = PBRPC_FRAME_MESSAGE, .flags = PBRPC_FLAG_HAS_MESSAGE};
+	pbrpc_frame h = {.call_id = 43, .kind = PBRPC_FRAME_HALF_CLOSE};
+	pbrpc_frame c = {.call_id = 44, .kind = PBRPC_FRAME_CANCEL};
+	pbrpc_frame f = request(45, PBRPC_ECHO_ECHO_SAY_METHOD, PBRPC_FLAG_HAS_MESSAGE), st;
+	Pbrpc__Echo__EchoRequest req = echo_req("fine");
+	int rc = send_frame(&r, &m, &req.base);
+	if (rc == 0)
+		rc = send_frame(&r, &h, NULL);
+	if (rc == 0)
+		rc = send_frame(&r, &c, NULL);
+	if (rc == 0)
+		rc = send_frame(&r, &f, &req.base);
+	if (rc == 0 && (recv_status(&r, 45, &st) != 0 || st.status != PBRPC_OK))
+		rc = bad("the next call failed");
+	raw_close(&r);
+	return rc;
+}
+
+/* The record codec takes bytes in any split: a whole handshake and a call
+ * sent one byte per write. */
+static int case_byte_at_a_time(void)
+{
+	raw r;
+	int rc = raw_connect(&r);
+	g_dribble = 1;
+	if (rc == 0)
+		rc = raw_handshake(&r, g_key);
+	pbrpc_frame f = request(1, PBRPC_ECHO_ECHO_SAY_METHOD, PBRPC_FLAG_HAS_MESSAGE), st;
+	Pbrpc__Echo__EchoRequest req = echo_req("slowly");
+	if (rc == 0)
+		rc = send_frame(&r, &f, &req.base);
+	g_dribble = 0;
+	if (rc == 0 && (recv_status(&r, 1, &st) != 0 || st.status != PBRPC_OK))
+		rc = bad("a call sent byte by byte was not answered OK");
+	raw_close(&r);
+	return rc;
+}
+
+/* Many records in one write: every call is answered. */
+static int case_pipelined(void)
+{
+	raw r;
+	if (raw_open(&r) != 0)
+		return -1;
+	enum { N = 300 };
+	pbrpc_buf b;
+	pbrpc_buf_init(&b, 1 << 20);
+	Pbrpc__Echo__EchoRequest req = echo_req("pipelined");
+	for (uint64_t id = 1; id <= N; id++) {
+		pbrpc_frame f = request(id, PBRPC_ECHO_ECHO_SAY_METHOD, PBRPC_FLAG_HAS_MESSAGE);
+		pbrpc_frame_append_sealed(&b, &r.ch, &f, &req.base, r.peer_max);
+	}
+	int rc = raw_send(&r, pbrpc_buf_head(&b), pbrpc_buf_len(&b));
+	pbrpc_buf_free(&b);
+	int ok = 0;
+	while (rc == 0 && ok < N) {
+		pbrpc_frame st;
+		int got = recv_frame(&r, &st);
+		if (got != 1)
+			rc = bad("%d of %d pipelined calls answered", ok, N);
+		else if (st.kind == PBRPC_FRAME_STATUS && st.status == PBRPC_OK)
+			ok++;
+		else if (st.kind == PBRPC_FRAME_STATUS)
+			rc = bad("call %llu: %s", (unsigned long long)st.call_id,
+			         pbrpc_status_name((int)st.status));
+	}
+	raw_close(&r);
+	return rc;
+}
+
+static size_t varint_len(uint64_t v)
+{
+	size_t n = 1;
+	for (; v >= 0x80; v >>= 7)
+		n++;
+	return n;
+}
+
+/* A record of exactly the server's limit is taken; one byte more is not. */
+static int case_record_at_the_limit(void)
+{
+	raw r;
+	if (raw_open(&r) != 0)
+		return -1;
+	const uint32_t max = PBRPC_DEFAULT_MAX_RECORD; /* rpcd's default */
+	pbrpc_frame f = request(1, PBRPC_ECHO_ECHO_SAY_METHOD, PBRPC_FLAG_HAS_MESSAGE), st;
+	size_t dl = max, plen = 0;
+	for (; dl > max - 64; dl--) {
+		plen = 1 + varint_len(dl) + dl; /* EchoRequest{data = dl bytes} */
+		if (pbrpc_frame_size(&f, plen) + PBRPC_SEAL_OVERHEAD == max)
+			break;
+	}
+	uint8_t *payload = malloc(plen);
+	if (!payload) {
+		raw_close(&r);
+		return bad("out of memory");
+	}
+	payload[0] = 0x0a;
+	size_t at = 1;
+	uint64_t v = dl;
+	for (; v >= 0x80; v >>= 7)
+		payload[at++] = (uint8_t)(v | 0x80);
+	payload[at++] = (uint8_t)v;
+	memset(payload + at, 'm', dl);
+	f.payload = payload;
+	f.payload_len = plen;
+	int rc = send_frame(&r, &f, NULL);
+	free(payload);
+	if (rc == 0)
+		rc = recv_status(&r, 1, &st);
+	/* The echo of it cannot fit our own limit: a clear status, not a close. */
+	if (rc == 0 && st.status != PBRPC_OK && st.status != PBRPC_RESOURCE_EXHAUSTED)
+		rc = bad("status %s for a record of exactly the limit",
+		         pbrpc_status_name((int)st.status));
+	if (rc == 0) {
+		uint8_t h[4 + 64] = {0};
+		pbrpc_put_be32(h, max + 1);
+		raw_send(&r, h, sizeof h);
+		if (raw_wait_closed(&r, WAIT_MS) < 0)
+			rc = bad("a record one byte over the limit left the connection open");
+	}
+	raw_close(&r);
+	return rc;
+}
+
+typedef struct fault_case {
+	const char *name;
+	int (*run)(void);
+	const char *log; /* a line that must appear in rpcd's log; alternatives split by | */
+} fault_case;
+
+static const fault_case cases[] = {
+    {"length over the cap (handshake)", case_over_cap_handshake, "bad record length 1025"},
+    {"length over the cap (sealed)", case_over_cap_sealed, "bad record length 4294967280"},
+    {"zero length", case_zero_length, "bad record length 0"},
+    {"truncated record then EOF", case_truncated_then_eof, "connection ended inside a record"},
+    {"truncated sealed record then EOF", case_truncated_sealed_then_eof,
+     "connection ended inside a record"},
+    {"garbage bytes", case_garbage, "bad record length"},
+    {"invalid protobuf as first handshake record", case_invalid_protobuf_first,
+     "first record is not a ClientHello"},
+    {"invalid protobuf in a sealed record", case_invalid_protobuf_sealed, "malformed frame"},
+    {"wrong key", case_wrong_key, "disconnected during handshake"},
+    {"reflected server proof", case_bad_client_proof, "client did not prove the key"},
+    {"flipped bit in a sealed record", case_flipped_bit, "record failed authentication"},
+    {"replayed record", case_replay, "record failed authentication"},
+    {"unknown method", case_unknown_method, "unknown method 'pbrpc.nope.Nope.Nothing'"},
+    {"silent socket closed at the handshake limit", case_silent_socket,
+     "handshake not finished in time"},
+    {"handshake stalled half way", case_stalled_handshake, "handshake not finished in time"},
+    {"client vanishes mid-call", case_vanish_mid_call,
+     "connection reset by peer|broken pipe|disconnected|connection ended inside a record"},
+    {"request payload not a valid message", case_bad_request_payload,
+     "not a valid pbrpc.echo.EchoRequest"},
+    {"call id 0", case_call_id_zero, "call id 0"},
+    {"too many calls at once", case_too_many_calls, "too many calls"},
+    {"STATUS frame from the client", case_status_from_client, "unexpected frame kind"},
+    {"unknown frame kind", case_unknown_kind, "unexpected frame kind"},
+    {"frames for calls that do not exist", case_frames_for_unknown_calls, NULL},
+    {"handshake and call one byte at a time", case_byte_at_a_time, NULL},
+    {"300 calls pipelined in one write", case_pipelined, NULL},
+    {"record of exactly the limit, then one byte over", case_record_at_the_limit,
+     "bad record length 4194305 (limit 4194304)"},
+};
+
+static int log_has_any(off_t from, const char *alternatives)
+{
+	char buf[256];
+	snprintf(buf, sizeof buf, "%s", alternatives);
+	for (char *save = NULL, *alt = strtok_r(buf, "|", &save); alt;
+	     alt = strtok_r(NULL, "|", &save))
+		if (log_has(from, alt))
+			return 1;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 5) {
+		/* tests/run.sh runs every fault_* program bare: nothing to do alone. */
+		printf("fault_badinput runs from tests/integration/fault.sh "
+		       "(usage: fault_badinput ADDR KEYFILE LOGFILE MAXCALLS)\n");
+		return argc == 1 ? 0 : 2;
+	}
+	g_addr = argv[1];
+	g_log = argv[3];
+	g_max_calls = (unsigned)atoi(argv[4]);
+	pbrpc_error err = {0};
+	if (sodium_init() < 0 || pbrpc_key_load(argv[2], g_key, &err) != PBRPC_OK) {
+		printf("FAIL setup: %s\n", err.message);
+		return 1;
+	}
+	if (echo_ok() != 0) {
+		printf("FAIL setup: %s\n", g_why);
+		return 1;
+	}
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const fault_case *c = &cases[i];
+		off_t from = log_size();
+		g_why[0] = '\0';
+		int64_t t0 = now_ms();
+		int rc = c->run();
+		if (rc == 0 && c->log && !log_has_any(from, c->log))
+			rc = bad("rpcd logged no line with '%s'", c->log);
+		if (rc == 0)
+			rc = echo_ok();
+		if (rc == 0) {
+			printf("PASS %s (%lld ms)\n", c->name, (long long)(now_ms() - t0));
+		} else {
+			printf("FAIL %s: %s\n", c->name, g_why[0] ? g_why : "failed");
+			g_failed = 1;
+		}
+		fflush(stdout);
+	}
+	sodium_memzero(g_key, sizeof g_key);
+	return g_failed;
+}
