@@ -279,7 +279,8 @@ void pbrpc_call_pause(pbrpc_call *call, int paused);
  * is freed; the handler gets no more events. */
 void pbrpc_call_finish(pbrpc_call *call, pbrpc_status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Ends a unary call that returned PBRPC_ASYNC with a reply and PBRPC_OK. */
+/* Ends a call with its one reply and PBRPC_OK: a unary call that returned
+ * PBRPC_ASYNC, or a client-streaming call. The call is freed. */
 void pbrpc_call_reply(pbrpc_call *call, const ProtobufCMessage *reply);
 
 #ifdef __cplusplus

@@ -397,10 +397,15 @@ void pbrpc_server_free(pbrpc_server *s)
 	close_if_open((uv_handle_t *)&s->grace_timer);
 	close_if_open((uv_handle_t *)&s->stop_async);
 	close_if_open((uv_handle_t *)&s->drain_idle);
-	/* Let the close callbacks run so nothing refers to freed memory. */
-	uv_run(s->loop, UV_RUN_DEFAULT);
-	if (s->loop == &s->own_loop)
+	/* Let the close callbacks run so nothing refers to freed memory. On the
+	 * caller's loop, only turn it until ours are done: theirs may live on. */
+	if (s->loop == &s->own_loop) {
+		uv_run(s->loop, UV_RUN_DEFAULT);
 		uv_loop_close(&s->own_loop);
+	} else {
+		for (int i = 0; i < 64 && (s->n_conns > 0 || i < 2); i++)
+			uv_run(s->loop, UV_RUN_NOWAIT);
+	}
 	for (size_t i = 0; i < s->n_services; i++)
 		free(s->services[i]);
 	free(s->services);
