@@ -14,6 +14,7 @@
 
 /* Small enough for any server's record limit that a sane operator sets. */
 #define STDIN_CHUNK (64u << 10)
+#define MIN_STDIN_SPLIT 256
 
 typedef struct output_buf {
 	char *data;
@@ -25,6 +26,7 @@ typedef struct stdin_feed {
 	pbrpc_stream *stream;
 	const uint8_t *data;
 	size_t len;
+	pbrpc_status status; /* of the last send */
 } stdin_feed;
 
 /* Keeps up to b->max bytes, always NUL-terminated; -1 when out of memory. */
@@ -53,18 +55,33 @@ static int keep_output(output_buf *b, const uint8_t *p, size_t n)
 	return 0;
 }
 
+/* Sends len bytes of stdin; to a server whose record limit is below our
+ * chunk size (RESOURCE_EXHAUSTED: too large for it), in halves. */
+static pbrpc_status send_stdin(pbrpc_stream *stream, const uint8_t *data, size_t len)
+{
+	Pbrpc__Exec__RunRequest req = PBRPC__EXEC__RUN_REQUEST__INIT;
+	req.msg_case = PBRPC__EXEC__RUN_REQUEST__MSG_STDIN_DATA;
+	req.stdin_data.data = (uint8_t *)data;
+	req.stdin_data.len = len;
+	pbrpc_status st = pbrpc_exec_exec_run_send(stream, &req, NULL);
+	if (st != PBRPC_RESOURCE_EXHAUSTED || len < MIN_STDIN_SPLIT)
+		return st;
+	st = send_stdin(stream, data, len / 2);
+	if (st == PBRPC_OK)
+		st = send_stdin(stream, data + len / 2, len - len / 2);
+	return st;
+}
+
 static void *feed_stdin(void *arg)
 {
 	stdin_feed *f = arg;
-	Pbrpc__Exec__RunRequest req = PBRPC__EXEC__RUN_REQUEST__INIT;
-	req.msg_case = PBRPC__EXEC__RUN_REQUEST__MSG_STDIN_DATA;
 	for (size_t off = 0; off < f->len;) {
 		size_t n = f->len - off < STDIN_CHUNK ? f->len - off : STDIN_CHUNK;
-		req.stdin_data.data = (uint8_t *)f->data + off;
-		req.stdin_data.len = n;
-		/* A failed send means the call ended: the receiving side reports it. */
-		if (pbrpc_exec_exec_run_send(f->stream, &req, NULL) != PBRPC_OK)
-			return NULL;
+		f->status = send_stdin(f->stream, f->data + off, n);
+		if (f->status == PBRPC_RESOURCE_EXHAUSTED)
+			break; /* not even a small piece fits: end the input, report it */
+		if (f->status != PBRPC_OK)
+			return NULL; /* the call ended: the receiving side reports how */
 		off += n;
 	}
 	pbrpc_stream_close_send(f->stream, NULL);
@@ -93,7 +110,9 @@ static ProtobufCBinaryData *bytes_list(const char *const *list, size_t *n)
 static pbrpc_status collect(pbrpc_stream *stream, output_buf *out, output_buf *errb,
                             pbrpc_exec_result *r, pbrpc_error *err)
 {
-	int have_exit = 0;
+	int have_exit = 0, out_of_memory = 0;
+	/* Reads to the very end even after a local failure: stopping early could
+	 * leave the stdin feeder stuck in a send the server will never take. */
 	for (;;) {
 		Pbrpc__Exec__RunReply *reply;
 		pbrpc_status st = pbrpc_exec_exec_run_recv(stream, &reply, err);
@@ -106,11 +125,8 @@ static pbrpc_status collect(pbrpc_stream *stream, output_buf *out, output_buf *e
 			                    ? errb
 			                    : out;
 			const ProtobufCBinaryData *data = &reply->output->data;
-			if (keep_output(b, data->data, data->len) != 0) {
-				pbrpc_message_free(&reply->base);
-				return pbrpc_error_set(err, PBRPC_RESOURCE_EXHAUSTED,
-				                       "out of memory for the program's output");
-			}
+			if (!out_of_memory && keep_output(b, data->data, data->len) != 0)
+				out_of_memory = 1;
 		} else if (reply->msg_case == PBRPC__EXEC__RUN_REPLY__MSG_EXIT && reply->exit) {
 			r->exit_code = reply->exit->code;
 			r->signal = reply->exit->signal;
@@ -120,6 +136,9 @@ static pbrpc_status collect(pbrpc_stream *stream, output_buf *out, output_buf *e
 		}
 		pbrpc_message_free(&reply->base);
 	}
+	if (out_of_memory)
+		return pbrpc_error_set(err, PBRPC_RESOURCE_EXHAUSTED,
+		                       "out of memory for the program's output");
 	if (!have_exit)
 		return pbrpc_error_set(err, PBRPC_INTERNAL,
 		                       "the server did not say how the program ended");
@@ -190,6 +209,9 @@ pbrpc_status pbrpc_exec(pbrpc_client *c, const char *const argv[], const pbrpc_e
 	if (feeding) {
 		/* If the call failed first, the feeder's next send fails and it ends. */
 		pthread_join(feeder, NULL);
+		if (st == PBRPC_OK && feed.status == PBRPC_RESOURCE_EXHAUSTED)
+			st = pbrpc_error_set(err, PBRPC_RESOURCE_EXHAUSTED,
+			                     "stdin: the server's record limit is too small");
 	}
 	pbrpc_stream_free(stream);
 out:

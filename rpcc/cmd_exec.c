@@ -34,6 +34,7 @@ enum {
 };
 
 #define STDIN_CHUNK (64u << 10)
+#define MIN_STDIN_SPLIT 256
 #define MAX_ENV 256
 
 typedef struct exec_args {
@@ -49,6 +50,7 @@ typedef struct stdin_pump {
 	pbrpc_stream *stream;
 	int stop_fd;      /* readable once the main thread wants the pump to stop */
 	int read_errno;   /* set if reading stdin failed */
+	int send_failed;  /* set if the server's record limit refused our stdin */
 	pthread_t thread;
 } stdin_pump;
 
@@ -166,12 +168,27 @@ static int wants_stdin(const exec_args *a)
 	return !a->no_stdin && fcntl(STDIN_FILENO, F_GETFD) >= 0 && !isatty(STDIN_FILENO);
 }
 
+/* Sends len bytes of stdin; to a server whose record limit is below our
+ * chunk size (RESOURCE_EXHAUSTED: too large for it), in halves. */
+static pbrpc_status send_stdin(pbrpc_stream *stream, uint8_t *data, size_t len)
+{
+	Pbrpc__Exec__RunRequest req = PBRPC__EXEC__RUN_REQUEST__INIT;
+	req.msg_case = PBRPC__EXEC__RUN_REQUEST__MSG_STDIN_DATA;
+	req.stdin_data.data = data;
+	req.stdin_data.len = len;
+	pbrpc_status st = pbrpc_exec_exec_run_send(stream, &req, NULL);
+	if (st != PBRPC_RESOURCE_EXHAUSTED || len < MIN_STDIN_SPLIT)
+		return st;
+	st = send_stdin(stream, data, len / 2);
+	if (st == PBRPC_OK)
+		st = send_stdin(stream, data + len / 2, len - len / 2);
+	return st;
+}
+
 static void *pump_stdin(void *arg)
 {
 	stdin_pump *p = arg;
 	uint8_t *buf = malloc(STDIN_CHUNK);
-	Pbrpc__Exec__RunRequest req = PBRPC__EXEC__RUN_REQUEST__INIT;
-	req.msg_case = PBRPC__EXEC__RUN_REQUEST__MSG_STDIN_DATA;
 
 	if (!buf) {
 		p->read_errno = ENOMEM;
@@ -202,11 +219,15 @@ static void *pump_stdin(void *arg)
 			pbrpc_stream_close_send(p->stream, NULL);
 			break;
 		}
-		req.stdin_data.data = buf;
-		req.stdin_data.len = (size_t)n;
-		/* A failed send means the call ended; the main thread reports it. */
-		if (pbrpc_exec_exec_run_send(p->stream, &req, NULL) != PBRPC_OK)
+		pbrpc_status st = send_stdin(p->stream, buf, (size_t)n);
+		if (st == PBRPC_RESOURCE_EXHAUSTED) {
+			/* Not even a small piece fits: end the program's input. */
+			p->send_failed = 1;
+			pbrpc_stream_close_send(p->stream, NULL);
 			break;
+		}
+		if (st != PBRPC_OK)
+			break; /* the call ended; the main thread reports how */
 	}
 	free(buf);
 	return NULL;
@@ -391,9 +412,13 @@ static int run_exec(const rpcc_context *ctx, int argc, char **argv)
 		pthread_join(pump.thread, NULL);
 		close(stop_pipe[0]);
 		close(stop_pipe[1]);
-		if (pump.read_errno) {
-			rpcc_reportf(name, PBRPC_OK, "reading standard input: %s",
-			             strerror(pump.read_errno));
+		if (pump.read_errno || pump.send_failed) {
+			if (pump.read_errno)
+				rpcc_reportf(name, PBRPC_OK, "reading standard input: %s",
+				             strerror(pump.read_errno));
+			else
+				rpcc_reportf(name, PBRPC_RESOURCE_EXHAUSTED,
+				             "stdin: the server's record limit is too small");
 			if (status < EXEC_EXIT_TIMEOUT)
 				status = EXEC_EXIT_FAILED; /* the program saw a cut-short input */
 		}

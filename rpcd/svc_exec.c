@@ -22,6 +22,8 @@
 #include "services.h"
 
 #define READ_CHUNK (64u << 10)
+/* Output is split for clients with a smaller record limit, down to this. */
+#define MIN_OUTPUT_SPLIT 256
 #define KILL_GRACE_MS 2000
 /* Stdin queued for the program beyond this pauses the client's connection. */
 #define STDIN_HIGH_WATER (1u << 20)
@@ -271,6 +273,27 @@ static void set_reading(exec_run *run, int on)
 	}
 }
 
+/* Sends len bytes of one stream; a client whose record limit is below our
+ * read size gets the bytes in halves (RESOURCE_EXHAUSTED: too large for it). */
+static pbrpc_status send_output(pbrpc_call *call, Pbrpc__Exec__Output__Stream stream,
+                                uint8_t *data, size_t len)
+{
+	Pbrpc__Exec__Output output = PBRPC__EXEC__OUTPUT__INIT;
+	Pbrpc__Exec__RunReply reply = PBRPC__EXEC__RUN_REPLY__INIT;
+	output.stream = stream;
+	output.data.data = data;
+	output.data.len = len;
+	reply.msg_case = PBRPC__EXEC__RUN_REPLY__MSG_OUTPUT;
+	reply.output = &output;
+	pbrpc_status st = pbrpc_call_send(call, &reply.base);
+	if (st != PBRPC_RESOURCE_EXHAUSTED || len < MIN_OUTPUT_SPLIT)
+		return st;
+	st = send_output(call, stream, data, len / 2);
+	if (st == PBRPC_OK)
+		st = send_output(call, stream, data + len / 2, len - len / 2);
+	return st;
+}
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
 	exec_run *run = stream->data;
@@ -284,15 +307,10 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 	}
 	if (!run->call)
 		return;
-	Pbrpc__Exec__Output output = PBRPC__EXEC__OUTPUT__INIT;
-	Pbrpc__Exec__RunReply reply = PBRPC__EXEC__RUN_REPLY__INIT;
-	output.stream = pipe == &run->out ? PBRPC__EXEC__OUTPUT__STREAM__STDOUT
-	                                  : PBRPC__EXEC__OUTPUT__STREAM__STDERR;
-	output.data.data = (uint8_t *)buf->base;
-	output.data.len = (size_t)nread;
-	reply.msg_case = PBRPC__EXEC__RUN_REPLY__MSG_OUTPUT;
-	reply.output = &output;
-	pbrpc_status st = pbrpc_call_send(run->call, &reply.base);
+	pbrpc_status st = send_output(run->call,
+	                              pipe == &run->out ? PBRPC__EXEC__OUTPUT__STREAM__STDOUT
+	                                                : PBRPC__EXEC__OUTPUT__STREAM__STDERR,
+	                              (uint8_t *)buf->base, (size_t)nread);
 	if (st != PBRPC_OK) {
 		fail_run(run, st, "cannot send output");
 		return;

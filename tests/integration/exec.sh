@@ -114,6 +114,9 @@ expect_eq "child gets only its three pipes" "0 1 2 3" "$(x -- ls /proc/self/fd |
 expect_eq "child gets only its pipes (-n)" "0 1 2 3" "$(x -n -- ls /proc/self/fd | tr '\n' ' ' | sed 's/ $//')"
 expect_eq "own process group and session" "yes" \
 	"$(x -- sh -c 'set -- $(ps -o pgid=,sid= -p $$); [ $1 = $$ ] && [ $2 = $$ ] && echo yes')"
+expect_eq "signals at their defaults in the child (SIGPIPE too)" "SigIgn:	0000000000000000" \
+	"$(x -- grep SigIgn /proc/self/status)"
+expect_eq "yes | head dies quietly of SIGPIPE" "y|" "$(x --shell 'yes | head -1' 2>&1 | tr '\n' '|')"
 expect_eq "--shell runs a pipeline" "3" "$(x --shell 'printf "a\nb\nc\n" | wc -l' | tr -d ' ')"
 
 # ---- failures to start ---------------------------------------------------------------
@@ -293,6 +296,13 @@ if [ -n "$hwm" ] && [ "$hwm" -lt $((64 * 1024)) ]; then
 else
 	fail "1 GB: rpcd peak RSS under 64 MB" "VmHWM ${hwm} kB"
 fi
+
+# ---- a server with the smallest record limit: chunks are split to fit ---------------------
+start_rpcd small --max-record 1024 || exit 1
+head -c 200000 /dev/urandom >"$T/r200k"
+timeout 60 "$RPCC" --key "$KEY" --server "$ADDR_small" exec -- cat <"$T/r200k" >"$T/r200k.copy"
+if [ $? = 0 ] && cmp -s "$T/r200k" "$T/r200k.copy"; then pass "--max-record 1024: stdin and output split"; else
+	fail "--max-record 1024: stdin and output split"; fi
 
 # ---- the library convenience (pbrpc/exec.h) ---------------------------------------------------
 LIBPROG=$T/exec_lib
