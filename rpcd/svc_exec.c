@@ -54,6 +54,7 @@ typedef struct exec_run {
 	int pid;
 	unsigned exited : 1, out_done : 1, err_done : 1, in_closed : 1, in_eof : 1;
 	unsigned reading : 1, in_paused : 1, with_stdin : 1, timed_out : 1, client_gone : 1;
+	unsigned call_failed : 1, logged : 1;
 	kill_stage kill;
 	int64_t exit_status;
 	int term_signal;
@@ -129,10 +130,13 @@ static void log_end(exec_run *run)
 		         strsignal(run->term_signal));
 	else
 		snprintf(how, sizeof how, "exit %lld", (long long)run->exit_status);
+	const char *why = run->timed_out     ? ", timeout"
+	                  : run->call_failed ? ", call failed"
+	                  : run->client_gone ? ", client gone"
+	                                     : "";
+	run->logged = 1;
 	pbrpc_server_log(run->svc->server, PBRPC_LOG_INFO, "%s exec %s: %s%s after %llu ms",
-	                 run->conn, run->name, how,
-	                 run->timed_out ? ", timeout" : run->client_gone ? ", client gone" : "",
-	                 (unsigned long long)run->duration_ms);
+	                 run->conn, run->name, how, why, (unsigned long long)run->duration_ms);
 }
 
 /* Kills the whole process group: SIGTERM now, SIGKILL after the grace. */
@@ -140,9 +144,12 @@ static void on_kill_grace(uv_timer_t *t)
 {
 	exec_run *run = t->data;
 	if (run->kill == KILL_TERM_SENT) {
-		uv_kill(-run->pid, SIGKILL);
 		run->kill = KILL_KILL_SENT;
-		uv_timer_start(&run->timer, on_kill_grace, KILL_GRACE_MS, 0);
+		int sent = uv_kill(-run->pid, SIGKILL) == 0;
+		if (sent || !run->exited || !run->out_done || !run->err_done)
+			uv_timer_start(&run->timer, on_kill_grace, KILL_GRACE_MS, 0);
+		else
+			maybe_finish(run); /* the group went on SIGTERM: close now */
 		return;
 	}
 	/* Even SIGKILL left the pipes open: a process that left the group (setsid)
@@ -193,14 +200,14 @@ static void detach_call(exec_run *run)
 static void fail_run(exec_run *run, pbrpc_status status, const char *message)
 {
 	pbrpc_call *call = run->call;
-	run->client_gone = 1;
+	run->call_failed = 1;
 	detach_call(run);
 	if (call)
 		pbrpc_call_finish(call, status, "%s", message);
 }
 
 /* Once the child is reaped and its output fully read, the client gets Exit and
- * OK; once nothing refers to the run any more, its handles close. */
+ * OK; once nothing is left of the program, the run's handles close. */
 static void maybe_finish(exec_run *run)
 {
 	if (!run->exited || !run->out_done || !run->err_done)
@@ -224,7 +231,17 @@ static void maybe_finish(exec_run *run)
 	}
 	if (uv_is_closing((uv_handle_t *)&run->process))
 		return; /* already closing */
-	log_end(run);
+	if (!run->logged)
+		log_end(run);
+	/* Nothing outlives its run: what is left in the group (a background job
+	 * with its output elsewhere) gets SIGTERM, then SIGKILL, like a timeout. */
+	if (run->kill == KILL_NONE && uv_kill(-run->pid, SIGTERM) == 0) {
+		run->kill = KILL_TERM_SENT;
+		uv_timer_start(&run->timer, on_kill_grace, KILL_GRACE_MS, 0);
+		return;
+	}
+	if (run->kill != KILL_NONE && run->kill != KILL_GAVE_UP && uv_kill(-run->pid, 0) == 0)
+		return; /* still there: the grace timer goes on */
 	uv_timer_stop(&run->timer);
 	if (!run->in_closed)
 		close_stdin(run);

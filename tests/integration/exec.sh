@@ -171,6 +171,15 @@ else
 	fail "SIGTERM ignored: SIGKILL after the grace" "rc $rc, $took ms"
 fi
 
+# Nothing outlives its run: background jobs left in the group are killed.
+x "$(tag leftover)" -- sh -c 'sleep 1010 >/dev/null 2>&1 &'
+expect_eq "background job: the run still ends at once" 0 $?
+if wait_until 3 gone leftover; then pass "background job left in the group is killed"; else
+	fail "background job left in the group is killed" "$(ps_tagged leftover)"; fi
+x "$(tag leftover2)" -- sh -c 'trap "" TERM; sleep 1011 >/dev/null 2>&1 &'
+if wait_until 5 gone leftover2; then pass "background job ignoring SIGTERM gets SIGKILL"; else
+	fail "background job ignoring SIGTERM gets SIGKILL" "$(ps_tagged leftover2)"; fi
+
 # A client killed mid-run.
 "$RPCC" --key "$KEY" --server "$ADDR_a" exec "$(tag victim)" -- \
 	sh -c 'sleep 1004 & sleep 1005; wait' &
