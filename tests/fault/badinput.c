@@ -193,9 +193,11 @@ static int raw_fill(raw *r, int64_t until)
 }
 
 /* Reads one whole record into r->rec. 1: got it; 0: closed; -1: timeout. */
+static int g_read_wait_ms = WAIT_MS; /* shortened where silence is allowed */
+
 static int raw_record(raw *r, uint32_t *body_len)
 {
-	int64_t until = now_ms() + WAIT_MS;
+	int64_t until = now_ms() + g_read_wait_ms;
 	for (;;) {
 		int rc = pbrpc_record_check(pbrpc_buf_head(&r->in), pbrpc_buf_len(&r->in),
 		                            PBRPC_MAX_MAX_RECORD, body_len);
@@ -914,6 +916,80 @@ static int case_record_at_the_limit(void)
 	return rc;
 }
 
+static uint64_t g_rng = 0x2545f4914f6cdd1dull;
+static uint32_t rnd(void)
+{
+	g_rng ^= g_rng << 13; /* xorshift64, fixed seed: the same run every time */
+	g_rng ^= g_rng >> 7;
+	g_rng ^= g_rng << 17;
+	return (uint32_t)(g_rng >> 16);
+}
+
+/* Properly sealed frames with random fields: every kind, small call ids that
+ * collide, real and unknown method names, random or real payloads, flags and
+ * deadlines, then an abrupt close. Only echo, time and reflection methods:
+ * nothing that runs programs or writes files. */
+static int case_random_sealed_frames(void)
+{
+	static const char *const methods[] = {
+	    "pbrpc.echo.Echo.Say", "pbrpc.echo.Echo.Chat", "pbrpc.time.Time.Now",
+	    "pbrpc.reflection.Reflection.List", "pbrpc.echo.Echo.Nope", "", "pbrpc.echo.Echo.Sa",
+	};
+	/* FAULT_SEED and FAULT_CONNS widen the search by hand. */
+	const char *seed = getenv("FAULT_SEED"), *conns = getenv("FAULT_CONNS");
+	if (seed)
+		g_rng = strtoull(seed, NULL, 0) | 1;
+	int n_conns = conns ? atoi(conns) : 150;
+	for (int conn = 0; conn < n_conns; conn++) {
+		raw r;
+		if (raw_open(&r) != 0)
+			return -1;
+		pbrpc_buf b;
+		pbrpc_buf_init(&b, 8u << 20);
+		int frames = 1 + (int)(rnd() % 60);
+		for (int i = 0; i < frames; i++) {
+			uint8_t junk[64];
+			Pbrpc__Echo__EchoRequest req = echo_req("random");
+			req.upper = rnd() & 1;
+			pbrpc_frame f = {.call_id = rnd() % 6, .kind = rnd() % 7, .flags = rnd() % 4};
+			if (rnd() % 3 == 0) {
+				const char *m = methods[rnd() % (sizeof methods / sizeof methods[0])];
+				f.method = m;
+				f.method_len = strlen(m);
+			}
+			if (rnd() % 4 == 0)
+				f.timeout_ms = rnd() % 50;
+			const ProtobufCMessage *msg = NULL;
+			switch (rnd() % 3) {
+			case 0: msg = &req.base; break;
+			case 1:
+				for (size_t k = 0; k < sizeof junk; k++)
+					junk[k] = (uint8_t)rnd();
+				f.payload = junk;
+				f.payload_len = rnd() % sizeof junk;
+				break;
+			default: break;
+			}
+			pbrpc_frame_append_sealed(&b, &r.ch, &f, msg, r.peer_max);
+		}
+		raw_send(&r, pbrpc_buf_head(&b), pbrpc_buf_len(&b));
+		pbrpc_buf_free(&b);
+		if (rnd() % 2) { /* sometimes read what comes back first */
+			pbrpc_frame st;
+			g_read_wait_ms = 20;
+			for (int k = 0; k < 5 && recv_frame(&r, &st) == 1; k++)
+				;
+			g_read_wait_ms = WAIT_MS;
+			g_why[0] = '\0';
+		}
+		if (rnd() % 2)
+			raw_abort(&r);
+		else
+			raw_close(&r);
+	}
+	return 0;
+}
+
 typedef struct fault_case {
 	const char *name;
 	int (*run)(void);
@@ -950,6 +1026,7 @@ static const fault_case cases[] = {
     {"frames for calls that do not exist", case_frames_for_unknown_calls, NULL},
     {"handshake and call one byte at a time", case_byte_at_a_time, NULL},
     {"300 calls pipelined in one write", case_pipelined, NULL},
+    {"150 connections of random sealed frames", case_random_sealed_frames, NULL},
     {"record of exactly the limit, then one byte over", case_record_at_the_limit,
      "bad record length 4194305 (limit 4194304)"},
 };
