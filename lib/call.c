@@ -334,9 +334,14 @@ void pbrpc_call_abort_all(pbrpc_conn *c)
 void pbrpc_call_notify_writable(pbrpc_conn *c)
 {
 	int again = 1;
-	/* A handler may end calls while we walk, so restart after each delivery. */
+	/* A handler may end calls while we walk, so restart after each delivery.
+	 * Stop once the output is full again: a handler that refilled it and
+	 * asked again (pbrpc_call_writable() == 0) must wait for the next drain,
+	 * or we would hand it WRITABLE forever without writing a byte. */
 	while (again && !c->closing) {
 		again = 0;
+		if (pbrpc_buf_len(&c->out) + pbrpc_buf_len(&c->sending) >= c->server->opt.max_output)
+			break;
 		for (pbrpc_call *call = c->calls; call; call = call->next) {
 			if (call->want_writable && call->method->kind != PBRPC_UNARY) {
 				call->want_writable = 0;
