@@ -25,6 +25,8 @@
 /* Output is split for clients with a smaller record limit, down to this. */
 #define MIN_OUTPUT_SPLIT 256
 #define KILL_GRACE_MS 2000
+/* How often a finished run looks whether the rest of its group is gone. */
+#define KILL_POLL_MS 50
 /* Stdin queued for the program beyond this pauses the client's connection. */
 #define STDIN_HIGH_WATER (1u << 20)
 #define STDIN_LOW_WATER (256u << 10)
@@ -56,6 +58,7 @@ typedef struct exec_run {
 	unsigned reading : 1, in_paused : 1, with_stdin : 1, timed_out : 1, client_gone : 1;
 	unsigned call_failed : 1, logged : 1;
 	kill_stage kill;
+	uint64_t kill_at; /* loop time of the next step (SIGKILL, giving up) */
 	int64_t exit_status;
 	int term_signal;
 	size_t in_queued; /* bytes written to the stdin pipe and not yet taken */
@@ -139,21 +142,46 @@ static void log_end(exec_run *run)
 	                 run->conn, run->name, how, why, (unsigned long long)run->duration_ms);
 }
 
-/* Kills the whole process group: SIGTERM now, SIGKILL after the grace. */
-static void on_kill_grace(uv_timer_t *t)
+static int run_over(const exec_run *run)
+{
+	return run->exited && run->out_done && run->err_done;
+}
+
+static void on_kill_timer(uv_timer_t *t);
+
+/* Wakes at the end of the grace; once the run is over (only the rest of the
+ * group is waited for), every KILL_POLL_MS to see whether it is gone. */
+static void arm_kill_timer(exec_run *run)
+{
+	uint64_t now = uv_now(run->timer.loop);
+	uint64_t left = run->kill_at > now ? run->kill_at - now : 0;
+	if (run_over(run) && left > KILL_POLL_MS)
+		left = KILL_POLL_MS;
+	uv_timer_start(&run->timer, on_kill_timer, left, 0);
+}
+
+/* SIGTERM was sent to the group: SIGKILL after the grace, then give up. */
+static void on_kill_timer(uv_timer_t *t)
 {
 	exec_run *run = t->data;
-	if (run->kill == KILL_TERM_SENT) {
-		run->kill = KILL_KILL_SENT;
-		int sent = uv_kill(-run->pid, SIGKILL) == 0;
-		if (sent || !run->exited || !run->out_done || !run->err_done)
-			uv_timer_start(&run->timer, on_kill_grace, KILL_GRACE_MS, 0);
-		else
-			maybe_finish(run); /* the group went on SIGTERM: close now */
+	if (run_over(run) && uv_kill(-run->pid, 0) != 0) {
+		maybe_finish(run); /* the group is empty */
 		return;
 	}
-	/* Even SIGKILL left the pipes open: a process that left the group (setsid)
-	 * holds them. Stop waiting for its output. */
+	if (uv_now(t->loop) < run->kill_at) {
+		arm_kill_timer(run);
+		return;
+	}
+	if (run->kill == KILL_TERM_SENT) {
+		uv_kill(-run->pid, SIGKILL);
+		run->kill = KILL_KILL_SENT;
+		run->kill_at = uv_now(t->loop) + KILL_GRACE_MS;
+		arm_kill_timer(run);
+		return;
+	}
+	/* Even SIGKILL left the pipes open, or the group not empty: a process that
+	 * left the group (setsid) holds them, or one cannot die (stuck in the
+	 * kernel). Stop waiting. */
 	run->kill = KILL_GAVE_UP;
 	if (!run->out_done)
 		close_output(run, &run->out);
@@ -162,15 +190,18 @@ static void on_kill_grace(uv_timer_t *t)
 	maybe_finish(run);
 }
 
+/* Kills the whole process group: SIGTERM now, SIGKILL after the grace. The
+ * child is its own group leader (UV_PROCESS_DETACHED: setsid), so -pid
+ * reaches its children and grandchildren too. */
 static void terminate(exec_run *run)
 {
-	if (run->kill != KILL_NONE || (run->exited && run->out_done && run->err_done))
+	if (run->kill != KILL_NONE)
 		return;
-	/* The child is its own group leader (UV_PROCESS_DETACHED: setsid), so
-	 * -pid reaches its children and grandchildren too. */
-	uv_kill(-run->pid, SIGTERM);
+	if (uv_kill(-run->pid, SIGTERM) != 0 && run_over(run))
+		return; /* nothing left to kill */
 	run->kill = KILL_TERM_SENT;
-	uv_timer_start(&run->timer, on_kill_grace, KILL_GRACE_MS, 0);
+	run->kill_at = uv_now(run->timer.loop) + KILL_GRACE_MS;
+	arm_kill_timer(run);
 }
 
 static void on_timeout(uv_timer_t *t)
@@ -235,13 +266,11 @@ static void maybe_finish(exec_run *run)
 		log_end(run);
 	/* Nothing outlives its run: what is left in the group (a background job
 	 * with its output elsewhere) gets SIGTERM, then SIGKILL, like a timeout. */
-	if (run->kill == KILL_NONE && uv_kill(-run->pid, SIGTERM) == 0) {
-		run->kill = KILL_TERM_SENT;
-		uv_timer_start(&run->timer, on_kill_grace, KILL_GRACE_MS, 0);
+	terminate(run);
+	if (run->kill != KILL_NONE && run->kill != KILL_GAVE_UP && uv_kill(-run->pid, 0) == 0) {
+		arm_kill_timer(run); /* still there: look again soon */
 		return;
 	}
-	if (run->kill != KILL_NONE && run->kill != KILL_GAVE_UP && uv_kill(-run->pid, 0) == 0)
-		return; /* still there: the grace timer goes on */
 	uv_timer_stop(&run->timer);
 	if (!run->in_closed)
 		close_stdin(run);
