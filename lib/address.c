@@ -58,7 +58,7 @@ int pbrpc_address_resolve(const char *text, pbrpc_address *out, pbrpc_error *err
 	}
 	char *end;
 	long p = strtol(port, &end, 10);
-	if (!*port || *end || p < 0 || p > 65535) {
+	if (*port < '0' || *port > '9' || *end || p > 65535) {
 		pbrpc_error_set(err, PBRPC_INVALID_ARGUMENT, "bad port in '%s'", text);
 		return 0;
 	}

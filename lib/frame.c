@@ -64,12 +64,12 @@ int pbrpc_frame_decode(const uint8_t *p, size_t n, pbrpc_frame *f)
 			p += v;
 			break;
 		case WIRE_I64:
-			if (end - p < 8)
+			if (end - p < 8 || key >> 3 <= F_MESSAGE) /* ours are never fixed-width */
 				return -1;
 			p += 8;
 			break;
 		case WIRE_I32:
-			if (end - p < 4)
+			if (end - p < 4 || key >> 3 <= F_MESSAGE)
 				return -1;
 			p += 4;
 			break;
