@@ -114,8 +114,10 @@ expect_eq "child gets only its three pipes" "0 1 2 3" "$(x -- ls /proc/self/fd |
 expect_eq "child gets only its pipes (-n)" "0 1 2 3" "$(x -n -- ls /proc/self/fd | tr '\n' ' ' | sed 's/ $//')"
 expect_eq "own process group and session" "yes" \
 	"$(x -- sh -c 'set -- $(ps -o pgid=,sid= -p $$); [ $1 = $$ ] && [ $2 = $$ ] && echo yes')"
-expect_eq "signals at their defaults in the child (SIGPIPE too)" "SigIgn:	0000000000000000" \
-	"$(x -- grep SigIgn /proc/self/status)"
+# Signals 1-31 (libuv resets those; glibc keeps 32 and 33 for itself).
+ignored=$(x -- sed -n 's/^SigIgn:[[:space:]]*//p' /proc/self/status)
+expect_eq "signals at their defaults in the child (SIGPIPE too)" 0 \
+	"$((0x${ignored:-1} & 0x7fffffff))"
 expect_eq "yes | head dies quietly of SIGPIPE" "y|" "$(x --shell 'yes | head -1' 2>&1 | tr '\n' '|')"
 expect_eq "--shell runs a pipeline" "3" "$(x --shell 'printf "a\nb\nc\n" | wc -l' | tr -d ' ')"
 
