@@ -38,6 +38,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 KEY=$T/key
 "$RPCC" keygen "$KEY" >/dev/null || exit 1
 NOFILE=$(ulimit -Hn)
@@ -65,8 +66,18 @@ start_rpcd() {
 	RPCD_ADDR=127.0.0.1:$port
 }
 
+# stop_rpcd: SIGTERM, then SIGKILL if it has not exited within 15 s.
 stop_rpcd() {
+	local i
 	kill -TERM "$RPCD_PID" 2>/dev/null
+	for i in $(seq 1 150); do
+		kill -0 "$RPCD_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$RPCD_PID" 2>/dev/null; then
+		echo "bench: rpcd did not stop on SIGTERM within 15 s; killed" >&2
+		kill -KILL "$RPCD_PID" 2>/dev/null
+	fi
 	wait "$RPCD_PID" 2>/dev/null
 }
 
@@ -125,10 +136,11 @@ step pb_rpcc_exec 60 "$PB" cmd -n "$RPCC_N" -d 10 -- \
 # cache); get writes to stdout, which the bench points at /dev/null.
 BULK_BYTES=$((BULK_MIB << 20))
 head -c "$BULK_BYTES" /dev/zero >"$T/bulk.src"
+TIMEOUT=$(command -v timeout)
 step pb_put 120 "$PB" cmd -n 1 -d 120 -b "$BULK_BYTES" -- \
-	"$RPCC" --server "$RPCD_ADDR" --key "$KEY" put -q "$T/bulk.src" bulk.dat
+	"$TIMEOUT" 100 "$RPCC" --server "$RPCD_ADDR" --key "$KEY" put -q "$T/bulk.src" bulk.dat
 step pb_get 120 "$PB" cmd -n 1 -d 120 -b "$BULK_BYTES" -- \
-	"$RPCC" --server "$RPCD_ADDR" --key "$KEY" get -q bulk.dat -
+	"$TIMEOUT" 100 "$RPCC" --server "$RPCD_ADDR" --key "$KEY" get -q bulk.dat -
 rm -f "$T/bulk.src" "$T/root-main/bulk.dat"
 stop_rpcd
 
@@ -210,7 +222,7 @@ print_table() { # print_table SEP_STYLE: "text" or "md"
 }
 
 echo
-echo "pbrpc $( [ $QUICK = 1 ] && echo 'bench-quick' || echo bench ): $MODEL, $CORES cores, Linux $KERNEL, $DATE, AEAD $SUITE"
+echo "pbrpc $( [ $QUICK = 1 ] && echo 'bench-quick' || echo bench ): $MODEL, $CORES cores, Linux $KERNEL, $DATE, AEAD $SUITE, load average at start $LOAD0"
 print_table text
 
 # JSON: every value is a string the table shows, plus a number where there is one.
@@ -221,7 +233,7 @@ json_num() { if [[ $1 =~ ^-?[0-9]+(\.[0-9]+)?$ ]]; then echo "$1"; else echo nul
 	echo "  \"quick\": $([ $QUICK = 1 ] && echo true || echo false),"
 	echo "  \"date\": $(json_str "$DATE"), \"commit\": $(json_str "$COMMIT"),"
 	echo "  \"machine\": {\"cpu\": $(json_str "$MODEL"), \"cores\": $CORES, \"kernel\": $(json_str "$KERNEL")},"
-	echo "  \"suite\": $(json_str "$SUITE"),"
+	echo "  \"suite\": $(json_str "$SUITE"), \"loadavg_start\": $(json_str "$LOAD0"),"
 	echo "  \"rows\": ["
 	n=${#ROWS[@]} i=0
 	for r in "${ROWS[@]}"; do
@@ -249,6 +261,7 @@ fi
 	echo
 	echo "- Machine: $MODEL, $CORES cores (client and server share them), Linux $KERNEL"
 	echo "- Date: $DATE, commit $COMMIT; AEAD in use: $SUITE"
+	echo "- Load average when the run started: $LOAD0 (anything above 0 is other work on the same 2 cores)"
 	echo "- Bulk size: $BULK_MIB MiB; latency: $LAT_N sequential calls; throughput runs: $DUR s each"
 	echo
 	print_table md
