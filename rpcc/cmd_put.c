@@ -223,9 +223,15 @@ static int resolve_remote(upload *u, pbrpc_client *client, const char *remote,
 	if (!into_dir) {
 		request.path.data = (uint8_t *)remote;
 		request.path.len = len;
-		if (pbrpc_file_file_stat(client, &request, &entry, opts, &err) == PBRPC_OK) {
+		pbrpc_status st = pbrpc_file_file_stat(client, &request, &entry, opts, &err);
+		if (st == PBRPC_OK) {
 			into_dir = entry->type == PBRPC__FILE__ENTRY_TYPE__DIRECTORY;
 			pbrpc_message_free(&entry->base);
+		} else if (st != PBRPC_NOT_FOUND && st != PBRPC_PERMISSION_DENIED) {
+			/* A path the server refuses: say so now, not after sending it all.
+			 * (PERMISSION_DENIED may be a symlink out, which put replaces.) */
+			rpcc_report(u->name, NULL, &err);
+			return -1;
 		}
 	}
 	const char *base = strcmp(u->local, "-") == 0 ? "" : base_name(u->local);

@@ -16,7 +16,9 @@ A=$ADDR_f
 
 # The test client that sends what rpcc never would (bad checksum, NUL paths).
 BAD=$T/badclient
-cc -std=c11 -D_GNU_SOURCE -O2 -I"$ROOT/include" -I"$B/gen" "$ROOT/tests/file/badclient.c" \
+SAN_FLAGS=
+nm "$B/lib/libpbrpc.a" 2>/dev/null | grep -q __asan_ && SAN_FLAGS="-fsanitize=address,undefined"
+cc -std=c11 -D_GNU_SOURCE -O2 $SAN_FLAGS -I"$ROOT/include" -I"$B/gen" "$ROOT/tests/file/badclient.c" \
 	"$B/lib/libpbrpc.a" $(pkg-config --libs libprotobuf-c libsodium libuv) -lpthread \
 	-o "$BAD" || fail "build badclient"
 
