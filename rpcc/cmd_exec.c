@@ -192,6 +192,7 @@ static void *pump_stdin(void *arg)
 
 	if (!buf) {
 		p->read_errno = ENOMEM;
+		pbrpc_stream_close_send(p->stream, NULL); /* the program must not wait for it */
 		return NULL;
 	}
 	for (;;) {
@@ -203,6 +204,7 @@ static void *pump_stdin(void *arg)
 			if (errno == EINTR)
 				continue;
 			p->read_errno = errno;
+			pbrpc_stream_close_send(p->stream, NULL);
 			break;
 		}
 		if (fds[1].revents)

@@ -206,7 +206,7 @@ if wait_until 5 gone deadline; then pass "call deadline kills the program"; else
 
 # ---- echo answered at once while 8 long programs run ---------------------------------------
 for i in 1 2 3 4 5 6 7 8; do
-	"$RPCC" --key "$KEY" --server "$ADDR_a" exec "$(tag eight)" -- sh -c \
+	timeout 60 "$RPCC" --key "$KEY" --server "$ADDR_a" exec "$(tag eight)" -- sh -c \
 		"while :; do echo tick; sleep 0.01; done & sleep 1007; kill \$!" >/dev/null &
 	BG_PIDS+=($!)
 done
