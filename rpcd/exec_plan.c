@@ -3,6 +3,7 @@
 #include "exec_plan.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,16 +156,14 @@ static pbrpc_status build_cwd(rpcd_exec_plan *plan, const Pbrpc__Exec__Start *st
                               const char *root, pbrpc_error *err)
 {
 	int bad = 0;
+	if (start->cwd.len > PATH_MAX)
+		return fail(err, PBRPC_INVALID_ARGUMENT, "cwd is too long");
 	char *dir = dup_bytes(start->cwd, &bad);
 	if (bad)
 		return fail(err, PBRPC_INVALID_ARGUMENT, "cwd contains a NUL byte");
 	if (!dir)
 		return fail(err, PBRPC_RESOURCE_EXHAUSTED, "out of memory");
-	if (start->cwd.len > 4096) {
-		free(dir);
-		return fail(err, PBRPC_INVALID_ARGUMENT, "cwd is too long");
-	}
-	if (dir[0] == '\0' || dir[0] != '/') {
+	if (dir[0] != '/') { /* empty: the root itself */
 		char *joined = NULL;
 		int rc = dir[0] == '\0' ? asprintf(&joined, "%s", root)
 		                        : asprintf(&joined, "%s/%s", root, dir);
@@ -175,9 +174,13 @@ static pbrpc_status build_cwd(rpcd_exec_plan *plan, const Pbrpc__Exec__Start *st
 	}
 	plan->cwd = dir;
 	struct stat st;
-	if (stat(dir, &st) != 0)
-		return fail(err, errno == ENOENT ? PBRPC_NOT_FOUND : PBRPC_PERMISSION_DENIED,
-		            "cwd %.200s: %s", dir, strerror(errno));
+	if (stat(dir, &st) != 0) {
+		int e = errno;
+		pbrpc_status code = e == ENOENT || e == ENOTDIR ? PBRPC_NOT_FOUND
+		                    : e == EACCES              ? PBRPC_PERMISSION_DENIED
+		                                               : PBRPC_FAILED_PRECONDITION;
+		return fail(err, code, "cwd %.200s: %s", dir, strerror(e));
+	}
 	if (!S_ISDIR(st.st_mode))
 		return fail(err, PBRPC_FAILED_PRECONDITION, "cwd %.200s: not a directory", dir);
 	if (access(dir, X_OK) != 0)
