@@ -4,7 +4,7 @@
  *   pbrpc_bench latency   -a ADDR -k KEY [-n COUNT] [-s BYTES]
  *   pbrpc_bench load      -a ADDR -k KEY [-c CONNS] [-f INFLIGHT] [-t THREADS]
  *                         [-d SECS] [-s BYTES] [-p RPCD_PID]
- *   pbrpc_bench handshake -a ADDR -k KEY [-n MAX] [-d SECS]
+ *   pbrpc_bench handshake -a ADDR -k KEY [-n MAX] [-d SECS] [-t THREADS]
  *   pbrpc_bench idle      -a ADDR -k KEY -p RPCD_PID [-n CONNS] [-d SECS]
  *   pbrpc_bench exec      -a ADDR -k KEY [-n COUNT] [-d SECS]
  *   pbrpc_bench cmd       [-n COUNT] [-d SECS] [-b BYTES] -- PROGRAM ARGS...
@@ -236,18 +236,48 @@ static int mode_load(int conns, int inflight, int threads, double secs, pid_t se
 
 /* ---- handshakes: connect + handshake + one echo + close -------------------- */
 
-static int mode_handshake(long max, double secs)
+typedef struct hs_job {
+	long max;
+	double stop;
+	long done;
+	int failed;
+} hs_job;
+
+static void *hs_thread(void *arg)
 {
-	double t0 = now_s(), stop = t0 + secs;
-	long n = 0;
-	for (; n < max && now_s() < stop; n++) {
+	hs_job *j = arg;
+	while (j->done < j->max && now_s() < j->stop) {
 		pbrpc_client *c = dial();
-		if (!c || echo_once(c) != 0)
-			return 1;
+		if (!c || echo_once(c) != 0) {
+			pbrpc_client_close(c);
+			j->failed = 1;
+			break;
+		}
 		pbrpc_client_close(c);
+		j->done++;
+	}
+	return NULL;
+}
+
+/* THREADS clients in parallel, each connecting over and over. */
+static int mode_handshake(long max, double secs, int threads)
+{
+	pthread_t tid[256];
+	hs_job jobs[256];
+	double t0 = now_s();
+	for (int t = 0; t < threads; t++) {
+		jobs[t] = (hs_job){.max = max / threads + 1, .stop = t0 + secs};
+		pthread_create(&tid[t], NULL, hs_thread, &jobs[t]);
+	}
+	long n = 0;
+	int failed = 0;
+	for (int t = 0; t < threads; t++) {
+		pthread_join(tid[t], NULL);
+		n += jobs[t].done;
+		failed |= jobs[t].failed;
 	}
 	printf("connections %ld\nper_s %.0f\n", n, (double)n / (now_s() - t0));
-	return 0;
+	return failed;
 }
 
 /* ---- memory per idle authenticated connection ------------------------------ */
@@ -444,7 +474,7 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "load"))
 		return mode_load(conns, inflight, threads, secs, server);
 	if (!strcmp(mode, "handshake"))
-		return mode_handshake(count, secs);
+		return mode_handshake(count, secs, threads);
 	if (!strcmp(mode, "idle"))
 		return mode_idle(count, secs, server);
 	if (!strcmp(mode, "exec"))

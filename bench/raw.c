@@ -4,9 +4,10 @@
  * one libuv loop) that echoes every whole record, all of a read's replies in
  * one write.
  *
- *   raw pingpong  [-n COUNT] [-s BYTES]            sequential round trips
+ *   raw pingpong  [-n COUNT] [-s BYTES] [-P]       sequential round trips (-P: client
+ *                                                  on CPU 0, server on CPU 1)
  *   raw pipelined [-c CONNS] [-f INFLIGHT] [-t THREADS] [-d SECS] [-s BYTES]
- *   raw connect   [-n MAX] [-d SECS] [-s BYTES]    connect + one echo + close
+ *   raw connect   [-n MAX] [-d SECS] [-s BYTES] [-t THREADS]  connect + echo + close
  *   raw bulk      [-m MIB]                         one-way stream, 1 MiB writes
  *   raw spawn     [-n COUNT] [-d SECS]             posix_spawn("true") + wait
  *
@@ -18,6 +19,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdint.h>
@@ -134,6 +136,16 @@ static void serve(int lfd)
 
 static struct sockaddr_in g_addr;
 static pid_t g_server;
+static int g_pin; /* -P: client on CPU 0, server on CPU 1 */
+
+static void pin_to(int cpu)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof set, &set) != 0)
+		perror("raw: sched_setaffinity");
+}
 
 static void start_server(void)
 {
@@ -149,6 +161,8 @@ static void start_server(void)
 	}
 	g_server = fork();
 	if (g_server == 0) {
+		if (g_pin)
+			pin_to(1);
 		serve(lfd);
 		_exit(0);
 	}
@@ -185,6 +199,8 @@ static uint8_t *make_msg(size_t size)
 static int mode_pingpong(long count, long size)
 {
 	start_server();
+	if (g_pin)
+		pin_to(0);
 	int fd = dial();
 	if (fd < 0)
 		return 1;
@@ -292,24 +308,52 @@ static int mode_pipelined(int conns, int inflight, int threads, double secs, lon
 	return 0;
 }
 
-static int mode_connect(long max, double secs, long size)
+typedef struct connect_job {
+	long max, size, done;
+	double stop;
+	int failed;
+} connect_job;
+
+static void *connect_thread(void *arg)
 {
-	start_server();
-	uint8_t *msg = make_msg((size_t)size), *back = malloc(4 + (size_t)size);
-	double t0 = now_s(), stop = t0 + secs;
-	long n = 0;
-	for (; n < max && now_s() < stop; n++) {
+	connect_job *j = arg;
+	uint8_t *msg = make_msg((size_t)j->size), *back = malloc(4 + (size_t)j->size);
+	while (j->done < j->max && now_s() < j->stop) {
 		int fd = dial();
-		if (fd < 0 || write_fully(fd, msg, 4 + (size_t)size) ||
-		    read_fully(fd, back, 4 + (size_t)size)) {
+		if (fd < 0 || write_fully(fd, msg, 4 + (size_t)j->size) ||
+		    read_fully(fd, back, 4 + (size_t)j->size)) {
 			fprintf(stderr, "raw: connect round failed\n");
-			return 1;
+			j->failed = 1;
+			break;
 		}
 		close(fd);
+		j->done++;
+	}
+	free(msg);
+	free(back);
+	return NULL;
+}
+
+static int mode_connect(long max, double secs, long size, int threads)
+{
+	start_server();
+	pthread_t tid[256];
+	connect_job jobs[256];
+	double t0 = now_s();
+	for (int t = 0; t < threads; t++) {
+		jobs[t] = (connect_job){.max = max / threads + 1, .size = size, .stop = t0 + secs};
+		pthread_create(&tid[t], NULL, connect_thread, &jobs[t]);
+	}
+	long n = 0;
+	int failed = 0;
+	for (int t = 0; t < threads; t++) {
+		pthread_join(tid[t], NULL);
+		n += jobs[t].done;
+		failed |= jobs[t].failed;
 	}
 	printf("connections %ld\nper_s %.0f\n", n, (double)n / (now_s() - t0));
 	stop_server();
-	return 0;
+	return failed;
 }
 
 static int mode_bulk(long mib)
@@ -377,7 +421,7 @@ int main(int argc, char **argv)
 	double secs = 3;
 	int opt;
 	optind = 2;
-	while ((opt = getopt(argc, argv, "n:s:c:f:t:d:m:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:s:c:f:t:d:m:P")) != -1) {
 		switch (opt) {
 		case 'n': count = strtol(optarg, NULL, 10); break;
 		case 's': size = strtol(optarg, NULL, 10); break;
@@ -386,6 +430,7 @@ int main(int argc, char **argv)
 		case 't': threads = atoi(optarg); break;
 		case 'd': secs = atof(optarg); break;
 		case 'm': mib = strtol(optarg, NULL, 10); break;
+		case 'P': g_pin = 1; break;
 		default: return 2;
 		}
 	}
@@ -402,7 +447,7 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "pipelined"))
 		return mode_pipelined(conns, inflight, threads, secs, size);
 	if (!strcmp(mode, "connect"))
-		return mode_connect(count, secs, size);
+		return mode_connect(count, secs, size, threads);
 	if (!strcmp(mode, "bulk"))
 		return mode_bulk(mib);
 	if (!strcmp(mode, "spawn"))
