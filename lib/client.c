@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -56,6 +57,9 @@ struct pbrpc_client {
 
 	pthread_mutex_t lock; /* everything below */
 	int reader_active;
+	int wake_fd;            /* eventfd: tells the reader to look at its call again */
+	uint64_t *cancels;      /* CANCELs waiting for the send lock */
+	size_t n_cancels, cancels_size;
 	uint64_t next_id;
 	pbrpc_stream *calls;
 	int broken;
@@ -112,11 +116,14 @@ static int write_all(int fd, const uint8_t *p, size_t n, int64_t deadline)
 	return 0;
 }
 
-/* Reads until in holds a whole record; returns its body length, or -1 with
- * why set (timeout: 0 returned and errno ETIMEDOUT). */
-static int read_record(int fd, pbrpc_buf *in, uint32_t cap, int64_t deadline, uint32_t *body_len,
-                       const char **why)
+/* Reads until in holds a whole record: returns 1 with *body_len set, 0 when
+ * the deadline passed or wake_fd (if >= 0) was signalled, or -1 with why set.
+ * It polls before reading, so a call whose reply is not there yet costs one
+ * poll and one recv, not a failed recv as well. */
+static int read_record(int fd, int wake_fd, pbrpc_buf *in, uint32_t cap, int64_t deadline,
+                       uint32_t *body_len, const char **why)
 {
+	int readable = 0;
 	for (;;) {
 		int rc = pbrpc_record_check(pbrpc_buf_head(in), pbrpc_buf_len(in), cap, body_len);
 		if (rc == PBRPC_RECORD_READY)
@@ -135,6 +142,30 @@ static int read_record(int fd, pbrpc_buf *in, uint32_t cap, int64_t deadline, ui
 			*why = "out of memory";
 			return -1;
 		}
+		if (!readable) {
+			struct pollfd pfd[2] = {{.fd = fd, .events = POLLIN},
+			                        {.fd = wake_fd, .events = POLLIN}};
+			int ms = poll_ms(deadline);
+			int n = ms == 0 ? 0 : poll(pfd, wake_fd >= 0 ? 2 : 1, ms);
+			if (n < 0 && errno != EINTR) {
+				*why = strerror(errno);
+				return -1;
+			}
+			if (wake_fd >= 0 && (pfd[1].revents & POLLIN)) {
+				uint64_t drained;
+				if (read(wake_fd, &drained, sizeof drained) < 0 && errno != EAGAIN) {
+					*why = strerror(errno);
+					return -1;
+				}
+				return 0;
+			}
+			if (n <= 0) {
+				if (poll_ms(deadline) == 0)
+					return 0;
+				continue;
+			}
+			readable = 1;
+		}
 		ssize_t r = recv(fd, pbrpc_buf_tail(in), pbrpc_buf_room(in), 0);
 		if (r > 0) {
 			pbrpc_buf_commit(in, (size_t)r);
@@ -151,12 +182,7 @@ static int read_record(int fd, pbrpc_buf *in, uint32_t cap, int64_t deadline, ui
 			*why = strerror(errno);
 			return -1;
 		}
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		int ms = poll_ms(deadline);
-		if (ms == 0 || (poll(&pfd, 1, ms) == 0 && poll_ms(deadline) == 0)) {
-			errno = ETIMEDOUT;
-			return 0;
-		}
+		readable = 0;
 	}
 }
 
@@ -227,7 +253,8 @@ static int run_handshake(pbrpc_client *c, const uint8_t key[PBRPC_KEY_BYTES], in
 		if (hs->step == 2)
 			break;
 		uint32_t body_len;
-		int r = read_record(c->fd, &c->in, PBRPC_HANDSHAKE_MAX_RECORD, deadline, &body_len, &why);
+		int r = read_record(c->fd, -1, &c->in, PBRPC_HANDSHAKE_MAX_RECORD, deadline, &body_len,
+		                    &why);
 		if (r <= 0) {
 			pbrpc_error_set(err, PBRPC_UNAVAILABLE, "handshake: %s",
 			                r == 0 ? "timed out waiting for the server" : why);
@@ -307,6 +334,7 @@ pbrpc_client *pbrpc_client_connect(const char *address, const pbrpc_client_optio
 	}
 	c->max_record = max_record;
 	c->fd = -1;
+	c->wake_fd = -1;
 	for (int i = 0; i < n && c->fd < 0; i++)
 		c->fd = connect_one(&addrs[i], deadline, err, address);
 	pbrpc_buf_init(&c->in, (size_t)max_record + PBRPC_RECORD_HEADER + READ_CHUNK);
@@ -317,6 +345,12 @@ pbrpc_client *pbrpc_client_connect(const char *address, const pbrpc_client_optio
 		return NULL;
 	}
 	sodium_memzero(key, sizeof key);
+	c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (c->wake_fd < 0) {
+		pbrpc_error_set(err, PBRPC_RESOURCE_EXHAUSTED, "eventfd: %s", strerror(errno));
+		pbrpc_client_close(c);
+		return NULL;
+	}
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->send_lock, NULL);
 	return c;
@@ -328,10 +362,13 @@ void pbrpc_client_close(pbrpc_client *c)
 		return;
 	if (c->fd >= 0)
 		close(c->fd);
+	if (c->wake_fd >= 0)
+		close(c->wake_fd);
+	free(c->cancels);
 	pbrpc_buf_free(&c->in);
 	pbrpc_buf_free(&c->out);
 	pbrpc_channel_wipe(&c->ch);
-	if (c->peer_max_record) { /* the locks exist only after a handshake */
+	if (c->wake_fd >= 0) { /* the locks exist only after a handshake */
 		pthread_mutex_destroy(&c->lock);
 		pthread_mutex_destroy(&c->send_lock);
 	}
@@ -397,10 +434,15 @@ static void break_client(pbrpc_client *c, const char *why)
 		set_done(s, PBRPC_UNAVAILABLE, "connection lost: %s", c->broken_why);
 }
 
+static pbrpc_status write_out(pbrpc_client *c, int64_t deadline, pbrpc_error *err);
+static void flush_cancels(pbrpc_client *c);
+
+/* Seals f and writes it, then any CANCELs queued meanwhile. */
 static pbrpc_status send_frame(pbrpc_stream *s, pbrpc_frame *f, const ProtobufCMessage *msg,
                                pbrpc_error *err)
 {
 	pbrpc_client *c = s->client;
+	int64_t deadline = s->deadline_ns;
 	pbrpc_status st = PBRPC_OK;
 
 	pthread_mutex_lock(&c->send_lock);
@@ -411,14 +453,23 @@ static pbrpc_status send_frame(pbrpc_stream *s, pbrpc_frame *f, const ProtobufCM
 		st = pbrpc_error_set(err, PBRPC_UNAVAILABLE, "connection lost: %s", c->broken_why);
 		goto out;
 	}
-	int rc = pbrpc_frame_append_sealed(&c->out, &c->ch, f, msg, c->peer_max_record);
-	if (rc != 0) {
+	if (f && pbrpc_frame_append_sealed(&c->out, &c->ch, f, msg, c->peer_max_record) != 0) {
 		st = pbrpc_error_set(err, PBRPC_RESOURCE_EXHAUSTED,
 		                     "message too large for the server's record limit (%u bytes)",
 		                     c->peer_max_record);
 		goto out;
 	}
-	if (write_all(c->fd, pbrpc_buf_head(&c->out), pbrpc_buf_len(&c->out), s->deadline_ns) != 0) {
+	st = write_out(c, deadline, err);
+out:
+	flush_cancels(c);
+	pthread_mutex_unlock(&c->send_lock);
+	return st;
+}
+
+/* Writes c->out (send lock held). A failure breaks the connection. */
+static pbrpc_status write_out(pbrpc_client *c, int64_t deadline, pbrpc_error *err)
+{
+	if (write_all(c->fd, pbrpc_buf_head(&c->out), pbrpc_buf_len(&c->out), deadline) != 0) {
 		int timed_out = errno == ETIMEDOUT;
 		pbrpc_buf_consume(&c->out, pbrpc_buf_len(&c->out));
 		pthread_mutex_lock(&c->lock);
@@ -426,15 +477,27 @@ static pbrpc_status send_frame(pbrpc_stream *s, pbrpc_frame *f, const ProtobufCM
 		break_client(c, timed_out ? "deadline passed while sending" : strerror(errno));
 		pthread_mutex_unlock(&c->lock);
 		shutdown(c->fd, SHUT_RDWR);
-		st = pbrpc_error_set(err, timed_out ? PBRPC_DEADLINE_EXCEEDED : PBRPC_UNAVAILABLE,
-		                     "%s", timed_out ? "deadline exceeded while sending" : c->broken_why);
-		goto out;
+		return pbrpc_error_set(err, timed_out ? PBRPC_DEADLINE_EXCEEDED : PBRPC_UNAVAILABLE,
+		                       "%s",
+		                       timed_out ? "deadline exceeded while sending" : c->broken_why);
 	}
 	pbrpc_buf_consume(&c->out, pbrpc_buf_len(&c->out));
 	pbrpc_buf_shrink(&c->out, 64u << 10);
-out:
-	pthread_mutex_unlock(&c->send_lock);
-	return st;
+	return PBRPC_OK;
+}
+
+/* Sends the CANCELs other threads queued while we held the send lock. */
+static void flush_cancels(pbrpc_client *c)
+{
+	pthread_mutex_lock(&c->lock);
+	while (c->n_cancels > 0 && !c->broken) {
+		pbrpc_frame f = {.call_id = c->cancels[--c->n_cancels], .kind = PBRPC_FRAME_CANCEL};
+		pthread_mutex_unlock(&c->lock);
+		if (pbrpc_frame_append_sealed(&c->out, &c->ch, &f, NULL, c->peer_max_record) == 0)
+			write_out(c, deadline_after_ms(1000), NULL); /* a cancel must not block forever */
+		pthread_mutex_lock(&c->lock);
+	}
+	pthread_mutex_unlock(&c->lock);
 }
 
 /* The reader: one record in, handed to its call (lock not held). */
@@ -538,7 +601,8 @@ static void wait_for(pbrpc_stream *s, int until_done)
 		pthread_mutex_unlock(&c->lock);
 		const char *why = NULL;
 		uint32_t body_len = 0;
-		int r = read_record(c->fd, &c->in, c->max_record, s->deadline_ns, &body_len, &why);
+		int r = read_record(c->fd, c->wake_fd, &c->in, c->max_record, s->deadline_ns, &body_len,
+		                    &why);
 		if (r > 0) {
 			deliver_record(c, pbrpc_buf_head(&c->in), body_len);
 			pbrpc_buf_consume(&c->in, PBRPC_RECORD_HEADER + body_len);
@@ -602,10 +666,13 @@ static pbrpc_status take_message(pbrpc_stream *s, ProtobufCMessage **msg, pbrpc_
 		s->tail = NULL;
 	*msg = protobuf_c_message_unpack(s->method->output, NULL, q->len, q->data);
 	free(q);
-	if (!*msg)
-		return pbrpc_error_set(err, PBRPC_INTERNAL, "the server's reply is not a valid %s",
-		                       s->method->output->name);
-	return PBRPC_OK;
+	if (*msg)
+		return PBRPC_OK;
+	/* The call cannot go on without its messages: end it, and say so. */
+	char why[200];
+	snprintf(why, sizeof why, "the server's reply is not a valid %s", s->method->output->name);
+	cancel_locked(s, PBRPC_INTERNAL, why);
+	return pbrpc_error_set(err, PBRPC_INTERNAL, "%s", why);
 }
 
 static pbrpc_status send_request(pbrpc_stream *s, const ProtobufCMessage *msg, uint32_t flags,
@@ -714,13 +781,28 @@ static void cancel_locked(pbrpc_stream *s, pbrpc_status status, const char *why)
 	set_done(s, status, "%s", why);
 	free_queue(s);
 	unlist(s);
-	if (tell) {
-		pbrpc_frame f = {.call_id = s->id, .kind = PBRPC_FRAME_CANCEL};
+	if (c->reader_active) { /* the reader may be waiting for this very call */
+		uint64_t one = 1;
+		if (write(c->wake_fd, &one, sizeof one) < 0 && errno != EAGAIN)
+			break_client(c, strerror(errno));
+	}
+	if (!tell)
+		return;
+	/* Queue the CANCEL; whoever holds the send lock sends it, so a cancel
+	 * never waits behind a send stalled by back-pressure. */
+	if (c->n_cancels == c->cancels_size) {
+		size_t size = c->cancels_size ? c->cancels_size * 2 : 8;
+		uint64_t *grown = realloc(c->cancels, size * sizeof *grown);
+		if (!grown)
+			return; /* the server ends the call at its deadline or when we close */
+		c->cancels = grown;
+		c->cancels_size = size;
+	}
+	c->cancels[c->n_cancels++] = s->id;
+	if (pthread_mutex_trylock(&c->send_lock) == 0) {
 		pthread_mutex_unlock(&c->lock);
-		int64_t saved = s->deadline_ns;
-		s->deadline_ns = deadline_after_ms(1000); /* a cancel must not block forever */
-		send_frame(s, &f, NULL, NULL);
-		s->deadline_ns = saved;
+		flush_cancels(c);
+		pthread_mutex_unlock(&c->send_lock);
 		pthread_mutex_lock(&c->lock);
 	}
 }

@@ -51,6 +51,7 @@ start_rpcd() {
 	local name=$1 log=$T/rpcd-$1.log i port
 	shift
 	mkdir -p "$T/root-$name"
+	: >"$log" # exists before rpcd starts, so the wait below never reads a missing file
 	"$RPCD" --listen 127.0.0.1:0 --listen "unix:$T/sock-$name" --key "$KEY" \
 		--root "$T/root-$name" "$@" 2>"$log" &
 	local pid=$!

@@ -178,6 +178,39 @@ static void test_cancel(pbrpc_client *c)
 	report(ok, "the client still works after a cancel", &err);
 }
 
+static void *cancel_later(void *arg)
+{
+	struct timespec pause = {0, 100 * 1000 * 1000};
+	nanosleep(&pause, NULL);
+	pbrpc_stream_cancel(arg);
+	return NULL;
+}
+
+/* A thread blocked reading its stream wakes when another thread cancels it. */
+static void test_cancel_from_other_thread(pbrpc_client *c)
+{
+	pbrpc_error err = {0};
+	pbrpc_stream *s = pbrpc_echo_echo_chat_open(c, NULL, &err);
+	Pbrpc__Echo__EchoRequest req = PBRPC__ECHO__ECHO_REQUEST__INIT;
+	Pbrpc__Echo__EchoReply *reply = NULL;
+	pthread_t t;
+	int ok = s && pbrpc_echo_echo_chat_send(s, &req, &err) == PBRPC_OK &&
+	         pbrpc_echo_echo_chat_recv(s, &reply, &err) == PBRPC_OK && reply;
+	pbrpc_message_free(reply ? &reply->base : NULL);
+	reply = NULL;
+	double start = now_ms();
+	if (ok && pthread_create(&t, NULL, cancel_later, s) == 0) {
+		ok = pbrpc_echo_echo_chat_recv(s, &reply, &err) == PBRPC_CANCELLED;
+		pthread_join(t, NULL);
+	}
+	ok = ok && now_ms() - start < 3000;
+	pbrpc_stream_free(s);
+	report(ok, "a reader blocked on its stream wakes when another thread cancels it", &err);
+	ok = say(c, "z", 1, 0, &reply, &err) == PBRPC_OK;
+	pbrpc_message_free(reply ? &reply->base : NULL);
+	report(ok, "the client still works after a cross-thread cancel", &err);
+}
+
 static void test_sizes(pbrpc_client *c)
 {
 	pbrpc_error err = {0};
@@ -242,6 +275,7 @@ int main(int argc, char **argv)
 	test_two_streams(c);
 	test_deadline(c);
 	test_cancel(c);
+	test_cancel_from_other_thread(c);
 	test_sizes(c);
 	test_reflection(c);
 	pbrpc_client_close(c);
