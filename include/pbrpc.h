@@ -176,7 +176,9 @@ pbrpc_status pbrpc_client_call(pbrpc_client *c, const pbrpc_method_desc *method,
 pbrpc_stream *pbrpc_stream_open(pbrpc_client *c, const pbrpc_method_desc *method,
                                 const pbrpc_call_options *opts, pbrpc_error *err);
 /* Sends one message (client- and bidi-streaming, or the one request of a
- * server-streaming call). */
+ * server-streaming or unary call). The one request of a server-streaming or
+ * unary call may wait (up to 64 KiB of them) until a thread next waits in
+ * pbrpc_stream_recv() on this client, so pipelined calls share one write. */
 pbrpc_status pbrpc_stream_send(pbrpc_stream *s, const ProtobufCMessage *msg, pbrpc_error *err);
 /* Tells the server no more messages follow. */
 pbrpc_status pbrpc_stream_close_send(pbrpc_stream *s, pbrpc_error *err);

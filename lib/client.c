@@ -24,6 +24,10 @@
 #include "record.h"
 
 #define READ_CHUNK (64u << 10)
+/* Single-request calls opened as streams wait in the output buffer, up to
+ * this much, until the caller waits for a reply: pipelined calls then share
+ * one write. */
+#define DEFER_LIMIT (64u << 10)
 
 typedef struct queued_msg {
 	struct queued_msg *next;
@@ -437,9 +441,10 @@ static void break_client(pbrpc_client *c, const char *why)
 static pbrpc_status write_out(pbrpc_client *c, int64_t deadline, pbrpc_error *err);
 static void flush_cancels(pbrpc_client *c);
 
-/* Seals f and writes it, then any CANCELs queued meanwhile. */
+/* Seals f and writes it (unless defer and there is room to wait), then any
+ * CANCELs queued meanwhile. */
 static pbrpc_status send_frame(pbrpc_stream *s, pbrpc_frame *f, const ProtobufCMessage *msg,
-                               pbrpc_error *err)
+                               int defer, pbrpc_error *err)
 {
 	pbrpc_client *c = s->client;
 	int64_t deadline = s->deadline_ns;
@@ -459,7 +464,8 @@ static pbrpc_status send_frame(pbrpc_stream *s, pbrpc_frame *f, const ProtobufCM
 		                     c->peer_max_record);
 		goto out;
 	}
-	st = write_out(c, deadline, err);
+	if (!defer || pbrpc_buf_len(&c->out) >= DEFER_LIMIT)
+		st = write_out(c, deadline, err);
 out:
 	flush_cancels(c);
 	pthread_mutex_unlock(&c->send_lock);
@@ -676,7 +682,7 @@ static pbrpc_status take_message(pbrpc_stream *s, ProtobufCMessage **msg, pbrpc_
 }
 
 static pbrpc_status send_request(pbrpc_stream *s, const ProtobufCMessage *msg, uint32_t flags,
-                                 pbrpc_error *err)
+                                 int defer, pbrpc_error *err)
 {
 	pbrpc_frame f = {.call_id = s->id, .flags = flags};
 	if (msg)
@@ -692,7 +698,19 @@ static pbrpc_status send_request(pbrpc_stream *s, const ProtobufCMessage *msg, u
 	}
 	if (flags & PBRPC_FLAG_HALF_CLOSE)
 		s->half_closed = 1;
-	return send_frame(s, &f, msg, err);
+	return send_frame(s, &f, msg, defer, err);
+}
+
+/* Writes requests that were deferred, before anyone waits for replies. */
+static pbrpc_status flush_deferred(pbrpc_stream *s, pbrpc_error *err)
+{
+	pbrpc_client *c = s->client;
+	pbrpc_status st = PBRPC_OK;
+	pthread_mutex_lock(&c->send_lock);
+	if (pbrpc_buf_len(&c->out) > 0)
+		st = write_out(c, s->deadline_ns, err);
+	pthread_mutex_unlock(&c->send_lock);
+	return st;
 }
 
 pbrpc_status pbrpc_client_call(pbrpc_client *c, const pbrpc_method_desc *method,
@@ -703,7 +721,7 @@ pbrpc_status pbrpc_client_call(pbrpc_client *c, const pbrpc_method_desc *method,
 	pbrpc_stream *s = new_call(c, method, opts, err);
 	if (!s)
 		return err ? err->code : PBRPC_RESOURCE_EXHAUSTED;
-	pbrpc_status st = send_request(s, request, PBRPC_FLAG_HALF_CLOSE, err);
+	pbrpc_status st = send_request(s, request, PBRPC_FLAG_HALF_CLOSE, 0, err);
 	if (st == PBRPC_OK) {
 		pthread_mutex_lock(&c->lock);
 		wait_for(s, 1);
@@ -735,7 +753,7 @@ pbrpc_status pbrpc_stream_send(pbrpc_stream *s, const ProtobufCMessage *msg, pbr
 		                                               "the call has ended");
 	/* A single-request kind half-closes with its one message. */
 	int single = s->method->kind == PBRPC_UNARY || s->method->kind == PBRPC_SERVER_STREAMING;
-	return send_request(s, msg, single ? PBRPC_FLAG_HALF_CLOSE : 0, err);
+	return send_request(s, msg, single ? PBRPC_FLAG_HALF_CLOSE : 0, single, err);
 }
 
 pbrpc_status pbrpc_stream_close_send(pbrpc_stream *s, pbrpc_error *err)
@@ -747,7 +765,7 @@ pbrpc_status pbrpc_stream_close_send(pbrpc_stream *s, pbrpc_error *err)
 	pthread_mutex_unlock(&s->client->lock);
 	if (done)
 		return PBRPC_OK;
-	return send_request(s, NULL, PBRPC_FLAG_HALF_CLOSE, err);
+	return send_request(s, NULL, PBRPC_FLAG_HALF_CLOSE, 0, err);
 }
 
 pbrpc_status pbrpc_stream_recv(pbrpc_stream *s, ProtobufCMessage **msg, pbrpc_error *err)
@@ -760,9 +778,11 @@ pbrpc_status pbrpc_stream_recv(pbrpc_stream *s, ProtobufCMessage **msg, pbrpc_er
 		if (s->method->kind == PBRPC_UNARY || s->method->kind == PBRPC_SERVER_STREAMING)
 			return pbrpc_error_set(err, PBRPC_FAILED_PRECONDITION,
 			                       "recv before the request was sent");
-		if ((st = send_request(s, NULL, 0, err)) != PBRPC_OK)
+		if ((st = send_request(s, NULL, 0, 0, err)) != PBRPC_OK)
 			return st;
 	}
+	if ((st = flush_deferred(s, err)) != PBRPC_OK)
+		return st;
 	pthread_mutex_lock(&c->lock);
 	wait_for(s, 0);
 	if (s->head)
