@@ -80,9 +80,19 @@ $(B)/gen/%.pbrpc.c $(B)/gen/%.pbrpc.h: proto/%.proto $(PLUGIN)
 	@mkdir -p $(B)/gen
 	protoc --plugin=protoc-gen-pbrpc=$(PLUGIN) -Iproto --pbrpc_out=$(B)/gen $<
 
+# Examples build against an installed pbrpc (tests/integration/install.sh does);
+# here their stubs are regenerated with this tree's plugin, to read and diff.
+EXAMPLE_PROTOS := $(wildcard examples/*/*.proto)
+
 gen:
 	rm -rf $(B)/gen
-	$(MAKE) $(PBC_SRCS) $(STUB_SRCS)
+	$(MAKE) $(PBC_SRCS) $(STUB_SRCS) $(PLUGIN)
+	@for p in $(EXAMPLE_PROTOS); do \
+		d=$(B)/gen/$$(dirname $$p); mkdir -p $$d; \
+		echo "protoc $$p -> $$d"; \
+		protoc --plugin=protoc-gen-pbrpc=$(PLUGIN) -I$$(dirname $$p) \
+			--c_out=$$d --pbrpc_out=$$d $$p || exit 1; \
+	done
 
 -include tests/tests.mk
 -include bench/bench.mk

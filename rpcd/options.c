@@ -49,7 +49,8 @@ static void print_usage(FILE *out)
 {
 	fprintf(out,
 	        "Usage: rpcd [OPTION]...\n"
-	        "Serve pbrpc calls (echo, time, reflection) to clients holding the shared key.\n"
+	        "Serve pbrpc calls (echo, time, exec, file, reflection) to clients holding\n"
+	        "the shared key.\n"
 	        "\n"
 	        "  -l, --listen ADDR          listen on ADDR: host:port, [v6addr]:port or\n"
 	        "                             unix:/path; may be repeated (default %s)\n"

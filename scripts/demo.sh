@@ -93,6 +93,19 @@ show time --format '%Y-%m-%d %X'
 show ping -c 1000
 show list
 show describe pbrpc.echo.Echo
+show exec -- uname -sr
+show -x 3 exec -- sh -c 'echo out; echo err >&2; exit 3'
+show exec --shell 'ls / | head -3'
+show -x 124 exec --timeout 1 -- sleep 30
+show -x 127 exec -- no-such-program
+head -c 3000000 /dev/urandom >"$T/local.bin"
+show put -q "$T/local.bin" remote.bin
+show ls -l
+show stat remote.bin
+show get -q remote.bin "$T/back.bin"
+printf '$ cmp %s %s && echo identical\n' "$T/local.bin" "$T/back.bin"
+cmp "$T/local.bin" "$T/back.bin" && echo identical || BAD=1
+show -x 1 get ../../etc/passwd "$T/nope"
 show -x 255 --key "$T/wrong.key" echo hello
 
 echo
