@@ -28,6 +28,8 @@
  * this much, until the caller waits for a reply: pipelined calls then share
  * one write. */
 #define DEFER_LIMIT (64u << 10)
+/* How often a reader with no wake fd looks at its call again. */
+#define UNWOKEN_SLICE_MS 100
 
 typedef struct queued_msg {
 	struct queued_msg *next;
@@ -61,7 +63,10 @@ struct pbrpc_client {
 
 	pthread_mutex_t lock; /* everything below */
 	int reader_active;
-	int wake_fd;            /* eventfd: tells the reader to look at its call again */
+	int locks_ready;
+	pthread_t owner;        /* the thread that connected */
+	int threaded;           /* another thread has used the client */
+	int wake_fd;            /* eventfd, once threaded: wakes the reader to look again */
 	uint64_t *cancels;      /* CANCELs waiting for the send lock */
 	size_t n_cancels, cancels_size;
 	uint64_t next_id;
@@ -121,11 +126,12 @@ static int write_all(int fd, const uint8_t *p, size_t n, int64_t deadline)
 }
 
 /* Reads until in holds a whole record: returns 1 with *body_len set, 0 when
- * the deadline passed or wake_fd (if >= 0) was signalled, or -1 with why set.
+ * the deadline passed, wake_fd (if >= 0) was signalled or a wait of slice_ms
+ * (if > 0) ended, or -1 with why set.
  * It polls before reading, so a call whose reply is not there yet costs one
  * poll and one recv, not a failed recv as well. */
-static int read_record(int fd, int wake_fd, pbrpc_buf *in, uint32_t cap, int64_t deadline,
-                       uint32_t *body_len, const char **why)
+static int read_record(int fd, int wake_fd, int slice_ms, pbrpc_buf *in, uint32_t cap,
+                       int64_t deadline, uint32_t *body_len, const char **why)
 {
 	int readable = 0;
 	for (;;) {
@@ -150,7 +156,8 @@ static int read_record(int fd, int wake_fd, pbrpc_buf *in, uint32_t cap, int64_t
 			struct pollfd pfd[2] = {{.fd = fd, .events = POLLIN},
 			                        {.fd = wake_fd, .events = POLLIN}};
 			int ms = poll_ms(deadline);
-			int n = ms == 0 ? 0 : poll(pfd, wake_fd >= 0 ? 2 : 1, ms);
+			int sliced = slice_ms > 0 && (ms < 0 || ms > slice_ms);
+			int n = ms == 0 ? 0 : poll(pfd, wake_fd >= 0 ? 2 : 1, sliced ? slice_ms : ms);
 			if (n < 0 && errno != EINTR) {
 				*why = strerror(errno);
 				return -1;
@@ -164,7 +171,7 @@ static int read_record(int fd, int wake_fd, pbrpc_buf *in, uint32_t cap, int64_t
 				return 0;
 			}
 			if (n <= 0) {
-				if (poll_ms(deadline) == 0)
+				if (sliced || poll_ms(deadline) == 0)
 					return 0;
 				continue;
 			}
@@ -257,8 +264,8 @@ static int run_handshake(pbrpc_client *c, const uint8_t key[PBRPC_KEY_BYTES], in
 		if (hs->step == 2)
 			break;
 		uint32_t body_len;
-		int r = read_record(c->fd, -1, &c->in, PBRPC_HANDSHAKE_MAX_RECORD, deadline, &body_len,
-		                    &why);
+		int r = read_record(c->fd, -1, 0, &c->in, PBRPC_HANDSHAKE_MAX_RECORD, deadline,
+		                    &body_len, &why);
 		if (r <= 0) {
 			pbrpc_error_set(err, PBRPC_UNAVAILABLE, "handshake: %s",
 			                r == 0 ? "timed out waiting for the server" : why);
@@ -349,12 +356,8 @@ pbrpc_client *pbrpc_client_connect(const char *address, const pbrpc_client_optio
 		return NULL;
 	}
 	sodium_memzero(key, sizeof key);
-	c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (c->wake_fd < 0) {
-		pbrpc_error_set(err, PBRPC_RESOURCE_EXHAUSTED, "eventfd: %s", strerror(errno));
-		pbrpc_client_close(c);
-		return NULL;
-	}
+	c->owner = pthread_self();
+	c->locks_ready = 1;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->send_lock, NULL);
 	return c;
@@ -372,7 +375,7 @@ void pbrpc_client_close(pbrpc_client *c)
 	pbrpc_buf_free(&c->in);
 	pbrpc_buf_free(&c->out);
 	pbrpc_channel_wipe(&c->ch);
-	if (c->wake_fd >= 0) { /* the locks exist only after a handshake */
+	if (c->locks_ready) { /* the locks exist only after a handshake */
 		pthread_mutex_destroy(&c->lock);
 		pthread_mutex_destroy(&c->send_lock);
 	}
@@ -607,8 +610,9 @@ static void wait_for(pbrpc_stream *s, int until_done)
 		pthread_mutex_unlock(&c->lock);
 		const char *why = NULL;
 		uint32_t body_len = 0;
-		int r = read_record(c->fd, c->wake_fd, &c->in, c->max_record, s->deadline_ns, &body_len,
-		                    &why);
+		/* Without a wake fd, look up now and then: another thread may cancel. */
+		int r = read_record(c->fd, c->wake_fd, c->wake_fd < 0 ? UNWOKEN_SLICE_MS : 0, &c->in,
+		                    c->max_record, s->deadline_ns, &body_len, &why);
 		if (r > 0) {
 			deliver_record(c, pbrpc_buf_head(&c->in), body_len);
 			pbrpc_buf_consume(&c->in, PBRPC_RECORD_HEADER + body_len);
@@ -620,6 +624,17 @@ static void wait_for(pbrpc_stream *s, int until_done)
 			break_client(c, why);
 		pass_reader_role(c);
 	}
+}
+
+/* A second thread gets the reader a wake fd, so a cancel from one thread
+ * wakes another blocked reading; a client used by one thread keeps one fd.
+ * Lock held. */
+static void note_thread(pbrpc_client *c)
+{
+	if (c->threaded || pthread_equal(c->owner, pthread_self()))
+		return;
+	c->threaded = 1;
+	c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); /* -1: readers poll in slices */
 }
 
 static pbrpc_stream *new_call(pbrpc_client *c, const pbrpc_method_desc *method,
@@ -638,6 +653,7 @@ static pbrpc_stream *new_call(pbrpc_client *c, const pbrpc_method_desc *method,
 	}
 	pthread_cond_init(&s->cond, NULL);
 	pthread_mutex_lock(&c->lock);
+	note_thread(c);
 	s->id = ++c->next_id;
 	s->next = c->calls;
 	c->calls = s;
@@ -801,7 +817,8 @@ static void cancel_locked(pbrpc_stream *s, pbrpc_status status, const char *why)
 	set_done(s, status, "%s", why);
 	free_queue(s);
 	unlist(s);
-	if (c->reader_active) { /* the reader may be waiting for this very call */
+	note_thread(c);
+	if (c->reader_active && c->wake_fd >= 0) { /* the reader may be waiting for this call */
 		uint64_t one = 1;
 		if (write(c->wake_fd, &one, sizeof one) < 0 && errno != EAGAIN)
 			break_client(c, strerror(errno));
