@@ -57,7 +57,7 @@ static int keep_output(output_buf *b, const uint8_t *p, size_t n)
 
 /* Sends len bytes of stdin; to a server whose record limit is below our
  * chunk size (RESOURCE_EXHAUSTED: too large for it), in halves. */
-static pbrpc_status send_stdin(pbrpc_stream *stream, const uint8_t *data, size_t len)
+pbrpc_status pbrpc_exec_send_stdin(pbrpc_stream *stream, const uint8_t *data, size_t len)
 {
 	Pbrpc__Exec__RunRequest req = PBRPC__EXEC__RUN_REQUEST__INIT;
 	req.msg_case = PBRPC__EXEC__RUN_REQUEST__MSG_STDIN_DATA;
@@ -66,9 +66,9 @@ static pbrpc_status send_stdin(pbrpc_stream *stream, const uint8_t *data, size_t
 	pbrpc_status st = pbrpc_exec_exec_run_send(stream, &req, NULL);
 	if (st != PBRPC_RESOURCE_EXHAUSTED || len < MIN_STDIN_SPLIT)
 		return st;
-	st = send_stdin(stream, data, len / 2);
+	st = pbrpc_exec_send_stdin(stream, data, len / 2);
 	if (st == PBRPC_OK)
-		st = send_stdin(stream, data + len / 2, len - len / 2);
+		st = pbrpc_exec_send_stdin(stream, data + len / 2, len - len / 2);
 	return st;
 }
 
@@ -77,7 +77,7 @@ static void *feed_stdin(void *arg)
 	stdin_feed *f = arg;
 	for (size_t off = 0; off < f->len;) {
 		size_t n = f->len - off < STDIN_CHUNK ? f->len - off : STDIN_CHUNK;
-		f->status = send_stdin(f->stream, f->data + off, n);
+		f->status = pbrpc_exec_send_stdin(f->stream, f->data + off, n);
 		if (f->status == PBRPC_RESOURCE_EXHAUSTED)
 			break; /* not even a small piece fits: end the input, report it */
 		if (f->status != PBRPC_OK)

@@ -18,6 +18,7 @@
 
 #include <pbrpc.h>
 
+#include "pbrpc/exec.h"
 #include "pbrpc/exec.pbrpc.h"
 
 #include "commands.h"
@@ -34,7 +35,6 @@ enum {
 };
 
 #define STDIN_CHUNK (64u << 10)
-#define MIN_STDIN_SPLIT 256
 #define MAX_ENV 256
 
 typedef struct exec_args {
@@ -168,23 +168,6 @@ static int wants_stdin(const exec_args *a)
 	return !a->no_stdin && fcntl(STDIN_FILENO, F_GETFD) >= 0 && !isatty(STDIN_FILENO);
 }
 
-/* Sends len bytes of stdin; to a server whose record limit is below our
- * chunk size (RESOURCE_EXHAUSTED: too large for it), in halves. */
-static pbrpc_status send_stdin(pbrpc_stream *stream, uint8_t *data, size_t len)
-{
-	Pbrpc__Exec__RunRequest req = PBRPC__EXEC__RUN_REQUEST__INIT;
-	req.msg_case = PBRPC__EXEC__RUN_REQUEST__MSG_STDIN_DATA;
-	req.stdin_data.data = data;
-	req.stdin_data.len = len;
-	pbrpc_status st = pbrpc_exec_exec_run_send(stream, &req, NULL);
-	if (st != PBRPC_RESOURCE_EXHAUSTED || len < MIN_STDIN_SPLIT)
-		return st;
-	st = send_stdin(stream, data, len / 2);
-	if (st == PBRPC_OK)
-		st = send_stdin(stream, data + len / 2, len - len / 2);
-	return st;
-}
-
 static void *pump_stdin(void *arg)
 {
 	stdin_pump *p = arg;
@@ -221,7 +204,7 @@ static void *pump_stdin(void *arg)
 			pbrpc_stream_close_send(p->stream, NULL);
 			break;
 		}
-		pbrpc_status st = send_stdin(p->stream, buf, (size_t)n);
+		pbrpc_status st = pbrpc_exec_send_stdin(p->stream, buf, (size_t)n);
 		if (st == PBRPC_RESOURCE_EXHAUSTED) {
 			/* Not even a small piece fits: end the program's input. */
 			p->send_failed = 1;

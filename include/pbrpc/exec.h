@@ -67,6 +67,11 @@ void pbrpc_exec_options_init(pbrpc_exec_options *o);
 pbrpc_status pbrpc_exec(pbrpc_client *c, const char *const argv[], const pbrpc_exec_options *opts,
                         pbrpc_exec_result *r, pbrpc_error *err);
 
+/* Sends len bytes of stdin on an open Exec.Run stream (from
+ * pbrpc_exec_exec_run_open), split into smaller messages if the server's
+ * record limit needs it. */
+pbrpc_status pbrpc_exec_send_stdin(pbrpc_stream *stream, const uint8_t *data, size_t len);
+
 /* Frees what pbrpc_exec() put in r and zeroes it. Safe on a zeroed result. */
 void pbrpc_exec_result_free(pbrpc_exec_result *r);
 
