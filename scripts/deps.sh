@@ -4,7 +4,7 @@
 set -eu
 
 packages="gcc make pkg-config protobuf-c-compiler libprotobuf-c-dev protobuf-compiler valgrind \
-libprotoc-dev libsodium-dev libuv1-dev libcmocka-dev"
+libprotoc-dev libsodium-dev libuv1-dev libcmocka-dev procps time binutils"
 
 missing=""
 for p in $packages; do
