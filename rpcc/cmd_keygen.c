@@ -10,18 +10,14 @@
 
 static int run_keygen(const rpcc_context *ctx, int argc, char **argv)
 {
-	static const struct option options[] = { RPCC_HELP_OPTION, { NULL, 0, NULL, 0 } };
 	const char *name = ctx->command->name;
 	const char *path;
 	struct stat st;
 	pbrpc_error err = { 0 };
-	int opt;
 
-	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-		if (opt == 'h')
-			return rpcc_help(ctx->command);
-		return rpcc_usage_error(name, NULL);
-	}
+	int parsed = rpcc_parse_no_options(ctx, argc, argv);
+	if (parsed >= 0)
+		return parsed;
 	if (argc - optind != 1)
 		return rpcc_usage_error(name, "expected one FILE");
 	path = argv[optind];

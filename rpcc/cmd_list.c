@@ -87,24 +87,10 @@ static int call_list(const rpcc_context *ctx, const char *service,
 	return status;
 }
 
-/* Both commands take only --help; returns -1 to go on, else an exit code. */
-static int parse_no_options(const rpcc_context *ctx, int argc, char **argv)
-{
-	static const struct option options[] = { RPCC_HELP_OPTION, { NULL, 0, NULL, 0 } };
-	int opt;
-
-	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-		if (opt == 'h')
-			return rpcc_help(ctx->command);
-		return rpcc_usage_error(ctx->command->name, NULL);
-	}
-	return -1;
-}
-
 static int run_list(const rpcc_context *ctx, int argc, char **argv)
 {
 	Pbrpc__Reflection__ListReply *reply = NULL;
-	int status = parse_no_options(ctx, argc, argv);
+	int status = rpcc_parse_no_options(ctx, argc, argv);
 
 	if (status >= 0)
 		return status;
@@ -123,7 +109,7 @@ static int run_list(const rpcc_context *ctx, int argc, char **argv)
 static int run_describe(const rpcc_context *ctx, int argc, char **argv)
 {
 	Pbrpc__Reflection__ListReply *reply = NULL;
-	int status = parse_no_options(ctx, argc, argv);
+	int status = rpcc_parse_no_options(ctx, argc, argv);
 	const char *service;
 
 	if (status >= 0)

@@ -129,22 +129,15 @@ static int run_ls(const rpcc_context *ctx, int argc, char **argv)
 
 static int run_stat(const rpcc_context *ctx, int argc, char **argv)
 {
-	static const struct option options[] = {
-		RPCC_HELP_OPTION,
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *name = ctx->command->name;
 	Pbrpc__File__StatRequest request = PBRPC__FILE__STAT_REQUEST__INIT;
 	Pbrpc__File__Entry *e = NULL;
 	pbrpc_call_options call_opts = rpcc_call_options(ctx);
 	pbrpc_error err = { 0 };
-	int opt;
 
-	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-		if (opt == 'h')
-			return rpcc_help(ctx->command);
-		return rpcc_usage_error(name, NULL);
-	}
+	int parsed = rpcc_parse_no_options(ctx, argc, argv);
+	if (parsed >= 0)
+		return parsed;
 	if (argc - optind != 1)
 		return rpcc_usage_error(name, "expected REMOTE");
 	request.path.data = (uint8_t *)argv[optind];

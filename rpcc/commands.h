@@ -66,5 +66,7 @@ RPCC_COMMANDS(RPCC_DECLARE_COMMAND)
 void rpcc_print_help(const rpcc_command *cmd, FILE *out);
 /* For a command's -h/--help: prints its help to stdout; returns RPCC_EXIT_OK. */
 int rpcc_help(const rpcc_command *cmd);
+/* For commands whose only option is --help: returns -1 to go on, else an exit code. */
+int rpcc_parse_no_options(const rpcc_context *ctx, int argc, char **argv);
 
 #endif /* RPCC_COMMANDS_H */

@@ -77,6 +77,19 @@ int rpcc_help(const rpcc_command *cmd)
 	return RPCC_EXIT_OK;
 }
 
+int rpcc_parse_no_options(const rpcc_context *ctx, int argc, char **argv)
+{
+	static const struct option options[] = { RPCC_HELP_OPTION, { NULL, 0, NULL, 0 } };
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		if (opt == 'h')
+			return rpcc_help(ctx->command);
+		return rpcc_usage_error(ctx->command->name, NULL);
+	}
+	return -1;
+}
+
 /* 'rpcc help [COMMAND]' */
 static int run_help(int argc, char **argv)
 {
