@@ -264,6 +264,21 @@ static void open_call(pbrpc_conn *c, const pbrpc_frame *f)
 		deliver(call, PBRPC_EV_HALF_CLOSE, NULL);
 }
 
+/* The client is done with the call: a streaming handler hears CANCEL (and
+ * the call is freed); an asynchronous unary handler still owns its call and
+ * answers into the void. */
+static void abandon(pbrpc_conn *c, pbrpc_call *call)
+{
+	unlist(call);
+	if (call->method->kind == PBRPC_UNARY) {
+		call->conn = NULL;
+	} else {
+		call->finished = 1;
+		deliver(call, PBRPC_EV_CANCEL, NULL);
+	}
+	pbrpc_conn_call_done(c);
+}
+
 void pbrpc_call_dispatch(pbrpc_conn *c, const pbrpc_frame *f)
 {
 	if (f->kind == PBRPC_FRAME_REQUEST) {
@@ -279,30 +294,23 @@ void pbrpc_call_dispatch(pbrpc_conn *c, const pbrpc_frame *f)
 	if (!call)
 		return; /* a call that just ended: the client had not seen its STATUS yet */
 	if (f->kind == PBRPC_FRAME_CANCEL) {
-		unlist(call);
-		if (call->method->kind == PBRPC_UNARY) {
-			call->conn = NULL; /* the handler answers into the void */
-			pbrpc_conn_call_done(c);
-			return;
-		}
-		call->finished = 1;
-		deliver(call, PBRPC_EV_CANCEL, NULL);
-		pbrpc_conn_call_done(c);
+		abandon(c, call);
 		return;
 	}
 	if (f->kind == PBRPC_FRAME_MESSAGE) {
 		if (call->method->kind == PBRPC_UNARY || call->method->kind == PBRPC_SERVER_STREAMING) {
-			pbrpc_call_finish(call, PBRPC_INVALID_ARGUMENT,
-			                  "%s takes a single request message", call->method->full_name);
+			char why[320];
+			snprintf(why, sizeof why, "%s takes a single request message",
+			         call->method->full_name);
+			send_status(c, call->id, PBRPC_INVALID_ARGUMENT, why, NULL);
+			pbrpc_server_log(c->server, PBRPC_LOG_INFO, "%s call %llu: %s", c->name,
+			                 (unsigned long long)call->id, why);
+			abandon(c, call); /* its handler may still be working on it */
 			return;
 		}
 		ProtobufCMessage *msg = unpack(c, call->id, call->method->input, f);
 		if (!msg) {
-			/* send_status already told the client; the handler hears CANCEL */
-			unlist(call);
-			call->finished = 1;
-			deliver(call, PBRPC_EV_CANCEL, NULL);
-			pbrpc_conn_call_done(c);
+			abandon(c, call); /* unpack told the client */
 			return;
 		}
 		uint64_t id = call->id;

@@ -708,7 +708,9 @@ static pbrpc_status send_request(pbrpc_stream *s, const ProtobufCMessage *msg, u
 		f.method = s->method->full_name;
 		f.method_len = strlen(f.method);
 		f.timeout_ms = s->timeout_ms;
+		pthread_mutex_lock(&s->client->lock); /* a cancel reads it to know whether to tell */
 		s->started = 1;
+		pthread_mutex_unlock(&s->client->lock);
 	} else {
 		f.kind = msg ? PBRPC_FRAME_MESSAGE : PBRPC_FRAME_HALF_CLOSE;
 	}

@@ -143,6 +143,17 @@ void pbrpc_conn_close(pbrpc_conn *c, const char *why)
 		uv_read_stop(&c->h.stream);
 		c->reading = 0;
 	}
+	if (c->busy == 0) {
+		/* We may be inside a handler's call into the API (a send that
+		 * failed): tear down from the loop, where no handler is running. */
+		c->teardown_pending = 1;
+		uv_idle_start(&c->server->drain_idle, pbrpc_conn_on_drain);
+	}
+}
+
+void pbrpc_conn_close_now(pbrpc_conn *c, const char *why)
+{
+	pbrpc_conn_close(c, why);
 	if (c->busy == 0)
 		conn_teardown(c);
 }
@@ -262,7 +273,7 @@ pbrpc_status pbrpc_conn_send(pbrpc_conn *c, const pbrpc_frame *f, const Protobuf
 		return PBRPC_RESOURCE_EXHAUSTED;
 	}
 	pbrpc_conn_flush(c);
-	return PBRPC_OK;
+	return c->closing ? PBRPC_UNAVAILABLE : PBRPC_OK;
 }
 
 void pbrpc_conn_close_after_output(pbrpc_conn *c, const char *why)
@@ -289,7 +300,9 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 
 	if (pbrpc_buf_len(&c->in) == 0) {
 		/* Nothing carried over: read into the shared scratch, copy nothing. */
-		*buf = uv_buf_init((char *)s->scratch, (unsigned)s->scratch_size);
+		/* No bigger than c->in can hold, should a pause leave it all unread. */
+		size_t size = s->scratch_size < c->in.max ? s->scratch_size : c->in.max;
+		*buf = uv_buf_init((char *)s->scratch, (unsigned)size);
 		return;
 	}
 	/* Finish the partial record in place: its length was checked already. */
@@ -388,8 +401,10 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 	if (nread < 0) {
 		if (nread == UV_EOF && pbrpc_buf_len(&c->in) > 0)
 			pbrpc_conn_close(c, "connection ended inside a record");
-		else if (nread == UV_EOF)
-			pbrpc_conn_close(c, c->hs ? "disconnected during handshake" : "disconnected");
+		else if (nread == UV_EOF && c->hs)
+			pbrpc_conn_close(c, "disconnected during handshake");
+		else if (nread == UV_EOF) /* a half-close: replies already made still go out */
+			pbrpc_conn_close_after_output(c, "disconnected");
 		else
 			pbrpc_conn_close(c, nread == UV_ENOBUFS ? "out of memory" : uv_strerror((int)nread));
 	} else if (buf->base == (char *)s->scratch) {
@@ -435,6 +450,11 @@ void pbrpc_conn_on_drain(uv_idle_t *idle)
 	uv_idle_stop(idle);
 	for (pbrpc_conn *c = s->conns, *next; c; c = next) {
 		next = c->next;
+		if (c->teardown_pending) {
+			if (c->busy == 0)
+				conn_teardown(c);
+			continue;
+		}
 		if (c->drain_pending) {
 			c->drain_pending = 0;
 			drain_input(c);

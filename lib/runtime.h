@@ -92,7 +92,7 @@ struct pbrpc_conn {
 	int busy;              /* nesting depth of callbacks into this connection */
 	int draining;             /* close once output is written ... */
 	const char *drain_reason; /* ... logging this */
-	int torn_down;
+	int torn_down, teardown_pending;
 	int reading, writing, closing, handles_open, batching, output_blocked, drain_pending;
 };
 
@@ -116,6 +116,8 @@ struct pbrpc_call {
 /* conn.c */
 void pbrpc_conn_accept(pbrpc_server *s, uv_stream_t *listener);
 void pbrpc_conn_close(pbrpc_conn *c, const char *why);
+/* Closes and tears down at once: only where no handler is running. */
+void pbrpc_conn_close_now(pbrpc_conn *c, const char *why);
 /* Stops reading and closes once everything queued has been written. */
 void pbrpc_conn_close_after_output(pbrpc_conn *c, const char *why);
 /* Writes what is queued now, or at the end of the current read batch. */

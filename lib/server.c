@@ -156,8 +156,9 @@ const pbrpc_route *pbrpc_server_route(const pbrpc_server *s, const char *name, s
 		return NULL;
 	size_t at = name_hash(name, len) & (s->routes_size - 1);
 	for (; s->routes[at].method; at = (at + 1) & (s->routes_size - 1)) {
+		/* name comes from the wire: it may hold NULs, so compare lengths first */
 		const char *full = s->routes[at].method->full_name;
-		if (strncmp(full, name, len) == 0 && full[len] == '\0')
+		if (strnlen(full, len + 1) == len && memcmp(full, name, len) == 0)
 			return &s->routes[at];
 	}
 	return NULL;
@@ -360,7 +361,8 @@ static void on_stop_async(uv_async_t *async)
 
 void pbrpc_server_stop(pbrpc_server *s)
 {
-	uv_async_send(&s->stop_async);
+	if (!s->closed) /* once stopped, the async handle is gone */
+		uv_async_send(&s->stop_async);
 }
 
 int pbrpc_server_run(pbrpc_server *s)
@@ -384,7 +386,7 @@ void pbrpc_server_free(pbrpc_server *s)
 	s->stopping = 1;
 	for (pbrpc_conn *c = s->conns, *next; c; c = next) {
 		next = c->next;
-		pbrpc_conn_close(c, "server freed");
+		pbrpc_conn_close_now(c, "server freed");
 	}
 	for (size_t i = 0; i < s->n_listeners; i++) {
 		if (s->listeners[i]->unix_path[0])

@@ -29,6 +29,7 @@
 #include "handshake.h"
 #include "pbrpc.h"
 #include "pbrpc/echo.pbrpc.h"
+#include "pbrpc/file.pbrpc.h"
 #include "record.h"
 
 #define WAIT_MS 5000 /* the longest any single wait may take */
@@ -917,6 +918,96 @@ static int case_record_at_the_limit(void)
 }
 
 static uint64_t g_rng = 0x2545f4914f6cdd1dull;
+/* A MESSAGE after the one request of a unary (answered asynchronously) or
+ * server-streaming call: refused, while its handler may still be at work. */
+static int case_second_message_single_request(void)
+{
+	const pbrpc_method_desc *methods[] = {PBRPC_FILE_FILE_STAT_METHOD,
+	                                      PBRPC_FILE_FILE_GET_METHOD};
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < 2; i++) {
+		raw r;
+		if (raw_open(&r) != 0)
+			return -1;
+		uint64_t id = 40 + i;
+		pbrpc_frame f = request(id, methods[i], PBRPC_FLAG_HAS_MESSAGE | PBRPC_FLAG_HALF_CLOSE);
+		pbrpc_frame more = {.call_id = id, .kind = PBRPC_FRAME_MESSAGE,
+		                    .flags = PBRPC_FLAG_HAS_MESSAGE};
+		Pbrpc__File__StatRequest stat = PBRPC__FILE__STAT_REQUEST__INIT;
+		Pbrpc__File__GetRequest get = PBRPC__FILE__GET_REQUEST__INIT;
+		stat.path.data = get.path.data = (uint8_t *)"no-such-file";
+		stat.path.len = get.path.len = strlen("no-such-file");
+		const ProtobufCMessage *msg = i == 0 ? &stat.base : &get.base;
+		uint8_t *a, *b;
+		size_t na = seal_frame(&r, &f, msg, &a), nb = seal_frame(&r, &more, msg, &b);
+		uint8_t *both = malloc(na + nb);
+		memcpy(both, a, na);
+		memcpy(both + na, b, nb);
+		pbrpc_frame st;
+		rc = raw_send(&r, both, na + nb); /* one write: the second lands before the answer */
+		free(a);
+		free(b);
+		free(both);
+		if (rc == 0)
+			rc = recv_status(&r, id, &st);
+		if (rc == 0 && st.status != PBRPC_INVALID_ARGUMENT)
+			rc = bad("%s: status %s, want INVALID_ARGUMENT", methods[i]->full_name,
+			         pbrpc_status_name((int)st.status));
+		usleep(200000); /* let the orphaned work finish inside rpcd */
+		raw_close(&r);
+	}
+	return rc;
+}
+
+/* A method name with a NUL inside matches no method (and reads nothing past one). */
+static int case_method_name_with_nul(void)
+{
+	raw r;
+	if (raw_open(&r) != 0)
+		return -1;
+	static const char name[] = "pbrpc.echo.Echo.Say\0trailing junk";
+	pbrpc_frame f = {.call_id = 5, .kind = PBRPC_FRAME_REQUEST, .method = name,
+	                 .method_len = sizeof name - 1, .flags = PBRPC_FLAG_HAS_MESSAGE};
+	Pbrpc__Echo__EchoRequest req = echo_req("x");
+	pbrpc_frame st;
+	int rc = send_frame(&r, &f, &req.base);
+	if (rc == 0)
+		rc = recv_status(&r, 5, &st);
+	if (rc == 0 && st.status != PBRPC_UNIMPLEMENTED)
+		rc = bad("status %s, want UNIMPLEMENTED", pbrpc_status_name((int)st.status));
+	raw_close(&r);
+	return rc;
+}
+
+/* A client that sends its calls and half-closes still gets every reply. */
+static int case_half_close_after_calls(void)
+{
+	enum { CALLS = 8, SIZE = 256 * 1024 };
+	raw r;
+	if (raw_open(&r) != 0)
+		return -1;
+	char *text = malloc(SIZE + 1);
+	memset(text, 'h', SIZE);
+	text[SIZE] = '\0';
+	Pbrpc__Echo__EchoRequest req = echo_req(text);
+	int rc = 0;
+	for (int i = 0; rc == 0 && i < CALLS; i++) {
+		pbrpc_frame f = request(100 + (uint64_t)i, PBRPC_ECHO_ECHO_SAY_METHOD,
+		                        PBRPC_FLAG_HAS_MESSAGE | PBRPC_FLAG_HALF_CLOSE);
+		rc = send_frame(&r, &f, &req.base);
+	}
+	free(text);
+	shutdown(r.fd, SHUT_WR);
+	int replies = 0;
+	pbrpc_frame st;
+	while (rc == 0 && replies < CALLS && recv_frame(&r, &st) == 1)
+		replies += st.kind == PBRPC_FRAME_STATUS && st.status == PBRPC_OK;
+	if (rc == 0 && replies != CALLS)
+		rc = bad("%d of %d replies before the close", replies, CALLS);
+	raw_close(&r);
+	return rc;
+}
+
 static uint32_t rnd(void)
 {
 	g_rng ^= g_rng << 13; /* xorshift64, fixed seed: the same run every time */
@@ -1027,6 +1118,10 @@ static const fault_case cases[] = {
     {"handshake and call one byte at a time", case_byte_at_a_time, NULL},
     {"300 calls pipelined in one write", case_pipelined, NULL},
     {"150 connections of random sealed frames", case_random_sealed_frames, NULL},
+    {"a second message on a single-request call", case_second_message_single_request,
+     "takes a single request message"},
+    {"a method name with a NUL inside", case_method_name_with_nul, "unknown method"},
+    {"half-close after pipelined calls", case_half_close_after_calls, NULL},
     {"record of exactly the limit, then one byte over", case_record_at_the_limit,
      "bad record length 4194305 (limit 4194304)"},
 };
