@@ -47,9 +47,10 @@ static inline void print_latency(double *us, long n, double elapsed)
 	for (long i = 0; i < n; i++)
 		sum += us[i];
 	qsort(us, (size_t)n, sizeof *us, bench_cmp_double);
-	printf("calls %ld\np50_us %.1f\np99_us %.1f\np999_us %.1f\nmean_us %.1f\ncalls_per_s %.0f\n",
-	       n, us[n / 2], us[n * 99 / 100], us[n * 999 / 1000], sum / (double)n,
-	       (double)n / elapsed);
+	printf(
+	    "calls %ld\np50_us %.1f\np99_us %.1f\np999_us %.1f\nmean_us %.1f\ncalls_per_s %.0f\n",
+	    n, us[n / 2], us[n * 99 / 100], us[n * 999 / 1000], sum / (double)n,
+	    (double)n / elapsed);
 }
 
 /* utime + stime of pid in seconds, from /proc/PID/stat; -1 if unreadable. */

@@ -132,7 +132,8 @@ static int finish_call(pbrpc_stream *s)
 	    pbrpc_stream_recv(s, &end, &err) == PBRPC_OK && !end)
 		rc = 0;
 	else
-		fprintf(stderr, "pbrpc_bench: call: %s\n", err.message[0] ? err.message : "no reply");
+		fprintf(stderr, "pbrpc_bench: call: %s\n",
+		        err.message[0] ? err.message : "no reply");
 	pbrpc_message_free(msg);
 	pbrpc_message_free(end);
 	pbrpc_stream_free(s);
@@ -210,7 +211,9 @@ static int mode_load(int conns, int inflight, int threads, double secs, pid_t se
 	pthread_barrier_init(&ready, NULL, (unsigned)threads + 1);
 	for (int t = 0; t < threads; t++) {
 		jobs[t] = (load_job){.nconn = conns / threads + (t < conns % threads),
-		                     .inflight = inflight, .ready = &ready, .stop = &stop};
+		                     .inflight = inflight,
+		                     .ready = &ready,
+		                     .stop = &stop};
 		pthread_create(&tid[t], NULL, load_thread, &jobs[t]);
 	}
 	pthread_barrier_wait(&ready); /* everyone connected */
@@ -228,7 +231,8 @@ static int mode_load(int conns, int inflight, int threads, double secs, pid_t se
 	double el = now_s() - t0;
 	printf("calls %ld\ncalls_per_s %.0f\n", total, (double)total / el);
 	if (server > 0 && total > 0)
-		printf("server_cpu_us_per_call %.3f\n", (proc_cpu_s(server) - cpu0) * 1e6 / (double)total);
+		printf("server_cpu_us_per_call %.3f\n",
+		       (proc_cpu_s(server) - cpu0) * 1e6 / (double)total);
 	free(tid);
 	free(jobs);
 	return failed;
@@ -346,8 +350,8 @@ out:
 		if (err.code == PBRPC_UNIMPLEMENTED)
 			rc = 3;
 		else
-			fprintf(stderr, "pbrpc_bench: exec: %s\n", err.message[0] ? err.message
-			                                                           : "true did not exit 0");
+			fprintf(stderr, "pbrpc_bench: exec: %s\n",
+			        err.message[0] ? err.message : "true did not exit 0");
 	}
 	pbrpc_stream_free(s);
 	return rc;
@@ -427,7 +431,8 @@ static int mode_cmd(char **argv, long count, double secs, double bytes)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: pbrpc_bench latency|load|handshake|idle|exec|cmd [options]\n");
+		fprintf(stderr,
+		        "usage: pbrpc_bench latency|load|handshake|idle|exec|cmd [options]\n");
 		return 2;
 	}
 	const char *mode = argv[1];

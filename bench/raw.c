@@ -210,7 +210,8 @@ static int mode_pingpong(long count, long size)
 	long done = 0;
 	for (; done < count && now_s() < stop; done++) {
 		double a = now_s();
-		if (write_fully(fd, msg, 4 + (size_t)size) || read_fully(fd, back, 4 + (size_t)size)) {
+		if (write_fully(fd, msg, 4 + (size_t)size) ||
+		    read_fully(fd, back, 4 + (size_t)size)) {
 			fprintf(stderr, "raw: connection lost\n");
 			return 1;
 		}
@@ -292,8 +293,10 @@ static int mode_pipelined(int conns, int inflight, int threads, double secs, lon
 	double t0 = now_s();
 	double cpu0 = proc_cpu_s(g_server);
 	for (int t = 0; t < threads; t++) {
-		jobs[t] = (pipe_job){.nconn = conns / threads + (t < conns % threads), .inflight = inflight,
-		                     .size = size, .stop = t0 + secs};
+		jobs[t] = (pipe_job){.nconn = conns / threads + (t < conns % threads),
+		                     .inflight = inflight,
+		                     .size = size,
+		                     .stop = t0 + secs};
 		pthread_create(&tid[t], NULL, pipe_thread, &jobs[t]);
 	}
 	long total = 0;

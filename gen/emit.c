@@ -13,7 +13,7 @@
 #include "names.h"
 
 #define MAX_COLUMNS 100
-#define TAB_WIDTH 8
+#define TAB_WIDTH   8
 /* Marks a place in a line where it may be broken if too long. */
 #define BRK "\x01"
 
@@ -434,9 +434,7 @@ static void source_stubs(strbuf *sb, const gen_service *s)
 		const gen_method *m = &s->methods[i];
 		sb_add(sb, "\n");
 		switch (m->kind) {
-		case GEN_UNARY:
-			source_stub_unary(sb, s->prefix, m);
-			break;
+		case GEN_UNARY: source_stub_unary(sb, s->prefix, m); break;
 		case GEN_SERVER_STREAMING:
 			source_stub_server_streaming(sb, s->prefix, m);
 			sb_add(sb, "\n");

@@ -63,8 +63,7 @@ static int scan_c_package(const uint8_t *p, size_t len, char **out)
 			}
 			p += v;
 			break;
-		default:
-			return -1;
+		default: return -1;
 		}
 	}
 	return 0;

@@ -19,14 +19,14 @@
 extern "C" {
 #endif
 
-#define PBRPC_VERSION "0.1.0"
-#define PBRPC_PROTOCOL_VERSION 1
-#define PBRPC_KEY_BYTES 32
-#define PBRPC_DEFAULT_PORT 7420
-#define PBRPC_DEFAULT_ADDRESS "127.0.0.1:7420"
+#define PBRPC_VERSION            "0.1.0"
+#define PBRPC_PROTOCOL_VERSION   1
+#define PBRPC_KEY_BYTES          32
+#define PBRPC_DEFAULT_PORT       7420
+#define PBRPC_DEFAULT_ADDRESS    "127.0.0.1:7420"
 #define PBRPC_DEFAULT_MAX_RECORD (4u << 20)
-#define PBRPC_MIN_MAX_RECORD 1024u
-#define PBRPC_MAX_MAX_RECORD (64u << 20)
+#define PBRPC_MIN_MAX_RECORD     1024u
+#define PBRPC_MAX_MAX_RECORD     (64u << 20)
 
 /* The canonical status codes (same numbers as gRPC's). */
 typedef enum pbrpc_status {
@@ -74,8 +74,7 @@ typedef struct pbrpc_error {
 /* Writes a new random key to path with mode 0600; refuses to overwrite. */
 pbrpc_status pbrpc_key_generate(const char *path, pbrpc_error *err);
 /* Reads a key file into key. Refuses files open to group/others. */
-pbrpc_status pbrpc_key_load(const char *path, uint8_t key[PBRPC_KEY_BYTES],
-                            pbrpc_error *err);
+pbrpc_status pbrpc_key_load(const char *path, uint8_t key[PBRPC_KEY_BYTES], pbrpc_error *err);
 /* The default key file: $PBRPC_KEY, else $XDG_CONFIG_HOME/pbrpc/key, else
  * $HOME/.config/pbrpc/key. Writes it into buf; returns buf, or NULL if it
  * does not fit or no home is known. */
@@ -140,10 +139,10 @@ typedef struct pbrpc_client pbrpc_client;
 typedef struct pbrpc_stream pbrpc_stream;
 
 typedef struct pbrpc_client_options {
-	const char *key_file;         /* NULL: pbrpc_key_default_path() */
-	const uint8_t *key;           /* PBRPC_KEY_BYTES bytes; overrides key_file */
-	uint32_t max_record;          /* 0: PBRPC_DEFAULT_MAX_RECORD */
-	int connect_timeout_ms;       /* 0: 10000 (connect + handshake) */
+	const char *key_file;   /* NULL: pbrpc_key_default_path() */
+	const uint8_t *key;     /* PBRPC_KEY_BYTES bytes; overrides key_file */
+	uint32_t max_record;    /* 0: PBRPC_DEFAULT_MAX_RECORD */
+	int connect_timeout_ms; /* 0: 10000 (connect + handshake) */
 } pbrpc_client_options;
 
 typedef struct pbrpc_call_options {
@@ -205,32 +204,31 @@ enum { PBRPC_LOG_ERROR = 0, PBRPC_LOG_WARN = 1, PBRPC_LOG_INFO = 2, PBRPC_LOG_DE
 typedef void (*pbrpc_log_fn)(void *data, int level, const char *line);
 
 typedef struct pbrpc_server_options {
-	uint32_t max_record;            /* 0: PBRPC_DEFAULT_MAX_RECORD */
-	unsigned max_connections;       /* 0: 1024 */
-	unsigned max_calls;             /* per connection; 0: 128 */
-	unsigned handshake_timeout_ms;  /* 0: 10000 */
-	unsigned idle_timeout_ms;       /* 0: never */
-	unsigned grace_ms;              /* on stop, wait this long for calls; 0: 5000 */
-	size_t max_output;              /* per-connection output high-water; 0: 1 MiB */
-	int handle_signals;             /* pbrpc_server_run() stops on SIGINT/SIGTERM */
-	struct uv_loop_s *loop;         /* NULL: a loop of the server's own */
-	pbrpc_log_fn log;               /* NULL: lines to stderr */
+	uint32_t max_record;           /* 0: PBRPC_DEFAULT_MAX_RECORD */
+	unsigned max_connections;      /* 0: 1024 */
+	unsigned max_calls;            /* per connection; 0: 128 */
+	unsigned handshake_timeout_ms; /* 0: 10000 */
+	unsigned idle_timeout_ms;      /* 0: never */
+	unsigned grace_ms;             /* on stop, wait this long for calls; 0: 5000 */
+	size_t max_output;             /* per-connection output high-water; 0: 1 MiB */
+	int handle_signals;            /* pbrpc_server_run() stops on SIGINT/SIGTERM */
+	struct uv_loop_s *loop;        /* NULL: a loop of the server's own */
+	pbrpc_log_fn log;              /* NULL: lines to stderr */
 	void *log_data;
-	int log_level;                  /* lines above this level are dropped */
+	int log_level; /* lines above this level are dropped */
 } pbrpc_server_options;
 
 void pbrpc_server_options_init(pbrpc_server_options *o);
 
 /* Creates a server that accepts clients holding key. Free with
  * pbrpc_server_free(). */
-pbrpc_server *pbrpc_server_new(const uint8_t key[PBRPC_KEY_BYTES],
-                               const pbrpc_server_options *opts, pbrpc_error *err);
+pbrpc_server *pbrpc_server_new(const uint8_t key[PBRPC_KEY_BYTES], const pbrpc_server_options *opts,
+                               pbrpc_error *err);
 /* Routes the methods of desc to handlers (a generated *_handlers struct,
  * which must outlive the server). service_data is given to handlers through
  * pbrpc_call_service_data(). */
 pbrpc_status pbrpc_server_add_service(pbrpc_server *s, const pbrpc_service_desc *desc,
-                                      const void *handlers, void *service_data,
-                                      pbrpc_error *err);
+                                      const void *handlers, void *service_data, pbrpc_error *err);
 /* Starts listening on address; may be called for several addresses. */
 pbrpc_status pbrpc_server_listen(pbrpc_server *s, const char *address, pbrpc_error *err);
 /* The address actually bound by the n-th listen (useful with port 0), or

@@ -16,7 +16,8 @@ static int resolve_unix(const char *path, pbrpc_address *out, pbrpc_error *err)
 	struct sockaddr_un *un = (struct sockaddr_un *)&out->sa;
 	size_t len = strlen(path);
 	if (len == 0 || len >= sizeof un->sun_path) {
-		pbrpc_error_set(err, PBRPC_INVALID_ARGUMENT, "unix socket path %s", len ? "too long" : "empty");
+		pbrpc_error_set(err, PBRPC_INVALID_ARGUMENT, "unix socket path %s",
+		                len ? "too long" : "empty");
 		return 0;
 	}
 	memset(out, 0, sizeof *out);
@@ -47,9 +48,9 @@ int pbrpc_address_resolve(const char *text, pbrpc_address *out, pbrpc_error *err
 		const char *colon = strrchr(text, ':');
 		if (!colon || colon == text || (size_t)(colon - text) >= sizeof host ||
 		    memchr(text, ':', (size_t)(colon - text))) {
-			pbrpc_error_set(err, PBRPC_INVALID_ARGUMENT,
-			                "bad address '%s' (want host:port, [v6addr]:port or unix:/path)",
-			                text);
+			pbrpc_error_set(
+			    err, PBRPC_INVALID_ARGUMENT,
+			    "bad address '%s' (want host:port, [v6addr]:port or unix:/path)", text);
 			return 0;
 		}
 		memcpy(host, text, (size_t)(colon - text));
@@ -68,11 +69,13 @@ int pbrpc_address_resolve(const char *text, pbrpc_address *out, pbrpc_error *err
 	struct addrinfo *res = NULL;
 	int rc = getaddrinfo(host, port, &hints, &res);
 	if (rc == EAI_ADDRFAMILY || rc == EAI_NONAME) {
-		hints.ai_flags = AI_NUMERICSERV; /* loopback-only hosts have no "configured" family */
+		hints.ai_flags =
+		    AI_NUMERICSERV; /* loopback-only hosts have no "configured" family */
 		rc = getaddrinfo(host, port, &hints, &res);
 	}
 	if (rc != 0) {
-		pbrpc_error_set(err, PBRPC_UNAVAILABLE, "cannot resolve %s: %s", host, gai_strerror(rc));
+		pbrpc_error_set(err, PBRPC_UNAVAILABLE, "cannot resolve %s: %s", host,
+		                gai_strerror(rc));
 		return 0;
 	}
 	int n = 0;

@@ -12,17 +12,32 @@ typedef struct pbrpc_buf {
 	size_t max; /* size never grows past this */
 } pbrpc_buf;
 
-static inline size_t pbrpc_buf_len(const pbrpc_buf *b) { return b->end - b->start; }
-static inline uint8_t *pbrpc_buf_head(const pbrpc_buf *b) { return b->data + b->start; }
-static inline uint8_t *pbrpc_buf_tail(const pbrpc_buf *b) { return b->data + b->end; }
-static inline size_t pbrpc_buf_room(const pbrpc_buf *b) { return b->size - b->end; }
+static inline size_t pbrpc_buf_len(const pbrpc_buf *b)
+{
+	return b->end - b->start;
+}
+static inline uint8_t *pbrpc_buf_head(const pbrpc_buf *b)
+{
+	return b->data + b->start;
+}
+static inline uint8_t *pbrpc_buf_tail(const pbrpc_buf *b)
+{
+	return b->data + b->end;
+}
+static inline size_t pbrpc_buf_room(const pbrpc_buf *b)
+{
+	return b->size - b->end;
+}
 
 void pbrpc_buf_init(pbrpc_buf *b, size_t max);
 /* Makes room for n more bytes at the tail (compacting, then growing).
  * Returns 0, or -1 if that would pass max or memory ran out. */
 int pbrpc_buf_reserve(pbrpc_buf *b, size_t n);
 /* n bytes were written at the tail. */
-static inline void pbrpc_buf_commit(pbrpc_buf *b, size_t n) { b->end += n; }
+static inline void pbrpc_buf_commit(pbrpc_buf *b, size_t n)
+{
+	b->end += n;
+}
 /* Drops n bytes from the head. */
 void pbrpc_buf_consume(pbrpc_buf *b, size_t n);
 /* Appends n bytes; 0 or -1 as reserve. */

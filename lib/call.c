@@ -8,7 +8,7 @@
 
 #include "runtime.h"
 
-#define MAX_METHOD_NAME 256
+#define MAX_METHOD_NAME    256
 #define MAX_STATUS_MESSAGE 1024
 
 typedef struct arena_block {
@@ -188,25 +188,27 @@ static void open_call(pbrpc_conn *c, const pbrpc_frame *f)
 		pbrpc_conn_close(c, f->call_id ? "call id reused while open" : "call id 0");
 		return;
 	}
-	const pbrpc_route *route =
-	    f->method_len <= MAX_METHOD_NAME ? pbrpc_server_route(s, f->method, f->method_len) : NULL;
+	const pbrpc_route *route = f->method_len <= MAX_METHOD_NAME
+	                               ? pbrpc_server_route(s, f->method, f->method_len)
+	                               : NULL;
 	if (!route) {
 		size_t n = f->method_len < 80 ? f->method_len : 80;
 		for (size_t i = 0; i < n; i++) /* the name is hostile: print it safely */
 			name[i] = f->method[i] >= 0x20 && f->method[i] < 0x7f ? f->method[i] : '?';
 		name[n] = '\0';
 		char why[sizeof name + 32];
-		snprintf(why, sizeof why, "unknown method '%s%s'", name, f->method_len > 80 ? "..." : "");
+		snprintf(why, sizeof why, "unknown method '%s%s'", name,
+		         f->method_len > 80 ? "..." : "");
 		send_status(c, f->call_id, PBRPC_UNIMPLEMENTED, why, NULL);
 		pbrpc_server_log(s, PBRPC_LOG_INFO, "%s call %llu: %s", c->name,
 		                 (unsigned long long)f->call_id, why);
 		return;
 	}
 	if (c->n_calls >= s->opt.max_calls) {
-		send_status(c, f->call_id, PBRPC_RESOURCE_EXHAUSTED, "too many calls on this connection",
-		            NULL);
-		pbrpc_server_log(s, PBRPC_LOG_INFO, "%s call %llu: too many calls (limit %u)", c->name,
-		                 (unsigned long long)f->call_id, s->opt.max_calls);
+		send_status(c, f->call_id, PBRPC_RESOURCE_EXHAUSTED,
+		            "too many calls on this connection", NULL);
+		pbrpc_server_log(s, PBRPC_LOG_INFO, "%s call %llu: too many calls (limit %u)",
+		                 c->name, (unsigned long long)f->call_id, s->opt.max_calls);
 		return;
 	}
 	const pbrpc_method_desc *m = route->method;
@@ -215,8 +217,8 @@ static void open_call(pbrpc_conn *c, const pbrpc_frame *f)
 	if (single_request && !has_msg) {
 		send_status(c, f->call_id, PBRPC_INVALID_ARGUMENT,
 		            "the request must travel in the REQUEST frame", NULL);
-		pbrpc_server_log(s, PBRPC_LOG_INFO, "%s call %llu: REQUEST without its message", c->name,
-		                 (unsigned long long)f->call_id);
+		pbrpc_server_log(s, PBRPC_LOG_INFO, "%s call %llu: REQUEST without its message",
+		                 c->name, (unsigned long long)f->call_id);
 		return;
 	}
 	ProtobufCMessage *req = NULL;
@@ -298,7 +300,8 @@ void pbrpc_call_dispatch(pbrpc_conn *c, const pbrpc_frame *f)
 		return;
 	}
 	if (f->kind == PBRPC_FRAME_MESSAGE) {
-		if (call->method->kind == PBRPC_UNARY || call->method->kind == PBRPC_SERVER_STREAMING) {
+		if (call->method->kind == PBRPC_UNARY ||
+		    call->method->kind == PBRPC_SERVER_STREAMING) {
 			char why[320];
 			snprintf(why, sizeof why, "%s takes a single request message",
 			         call->method->full_name);
@@ -348,7 +351,8 @@ void pbrpc_call_notify_writable(pbrpc_conn *c)
 	 * or we would hand it WRITABLE forever without writing a byte. */
 	while (again && !c->closing) {
 		again = 0;
-		if (pbrpc_buf_len(&c->out) + pbrpc_buf_len(&c->sending) >= c->server->opt.max_output)
+		if (pbrpc_buf_len(&c->out) + pbrpc_buf_len(&c->sending) >=
+		    c->server->opt.max_output)
 			break;
 		for (pbrpc_call *call = c->calls; call; call = call->next) {
 			if (call->want_writable && call->method->kind != PBRPC_UNARY) {
@@ -363,12 +367,30 @@ void pbrpc_call_notify_writable(pbrpc_conn *c)
 
 /* ---- the handler's API -------------------------------------------------- */
 
-void *pbrpc_call_service_data(const pbrpc_call *call) { return call->service->data; }
-void *pbrpc_call_data(const pbrpc_call *call) { return call->data; }
-void pbrpc_call_set_data(pbrpc_call *call, void *data) { call->data = data; }
-const pbrpc_method_desc *pbrpc_call_method(const pbrpc_call *call) { return call->method; }
-pbrpc_server *pbrpc_call_server(const pbrpc_call *call) { return call->server; }
-struct uv_loop_s *pbrpc_call_loop(const pbrpc_call *call) { return call->server->loop; }
+void *pbrpc_call_service_data(const pbrpc_call *call)
+{
+	return call->service->data;
+}
+void *pbrpc_call_data(const pbrpc_call *call)
+{
+	return call->data;
+}
+void pbrpc_call_set_data(pbrpc_call *call, void *data)
+{
+	call->data = data;
+}
+const pbrpc_method_desc *pbrpc_call_method(const pbrpc_call *call)
+{
+	return call->method;
+}
+pbrpc_server *pbrpc_call_server(const pbrpc_call *call)
+{
+	return call->server;
+}
+struct uv_loop_s *pbrpc_call_loop(const pbrpc_call *call)
+{
+	return call->server->loop;
+}
 
 const char *pbrpc_call_peer(const pbrpc_call *call)
 {
@@ -415,8 +437,8 @@ pbrpc_status pbrpc_call_send(pbrpc_call *call, const ProtobufCMessage *msg)
 {
 	if (call->finished || !call->conn)
 		return PBRPC_CANCELLED;
-	pbrpc_frame f = {.call_id = call->id, .kind = PBRPC_FRAME_MESSAGE,
-	                 .flags = PBRPC_FLAG_HAS_MESSAGE};
+	pbrpc_frame f = {
+	    .call_id = call->id, .kind = PBRPC_FRAME_MESSAGE, .flags = PBRPC_FLAG_HAS_MESSAGE};
 	return pbrpc_conn_send(call->conn, &f, msg);
 }
 

@@ -39,9 +39,9 @@ size_t pbrpc_channel_seal(pbrpc_channel *ch, uint8_t *rec, size_t plain_len)
 		                                               plain_len, rec, PBRPC_RECORD_HEADER,
 		                                               NULL, nonce, &ch->tx.aes);
 	else
-		crypto_aead_chacha20poly1305_ietf_encrypt_detached(body, body + plain_len, NULL, body,
-		                                                   plain_len, rec, PBRPC_RECORD_HEADER,
-		                                                   NULL, nonce, ch->tx.key);
+		crypto_aead_chacha20poly1305_ietf_encrypt_detached(
+		    body, body + plain_len, NULL, body, plain_len, rec, PBRPC_RECORD_HEADER, NULL,
+		    nonce, ch->tx.key);
 	return PBRPC_RECORD_HEADER + plain_len + PBRPC_SEAL_OVERHEAD;
 }
 
@@ -56,14 +56,12 @@ int pbrpc_channel_open(pbrpc_channel *ch, uint8_t *rec, size_t body_len, size_t 
 	size_t len = body_len - PBRPC_SEAL_OVERHEAD;
 	nonce_for(nonce, ch->rx.counter);
 	if (ch->suite == PBRPC_SUITE_AES256_GCM)
-		rc = crypto_aead_aes256gcm_decrypt_detached_afternm(body, NULL, body, len, body + len,
-		                                                    rec, PBRPC_RECORD_HEADER, nonce,
-		                                                    &ch->rx.aes);
+		rc = crypto_aead_aes256gcm_decrypt_detached_afternm(
+		    body, NULL, body, len, body + len, rec, PBRPC_RECORD_HEADER, nonce,
+		    &ch->rx.aes);
 	else
-		rc = crypto_aead_chacha20poly1305_ietf_decrypt_detached(body, NULL, body, len,
-		                                                        body + len, rec,
-		                                                        PBRPC_RECORD_HEADER, nonce,
-		                                                        ch->rx.key);
+		rc = crypto_aead_chacha20poly1305_ietf_decrypt_detached(
+		    body, NULL, body, len, body + len, rec, PBRPC_RECORD_HEADER, nonce, ch->rx.key);
 	if (rc != 0)
 		return -1;
 	ch->rx.counter++;

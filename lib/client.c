@@ -46,9 +46,9 @@ struct pbrpc_stream {
 	uint64_t timeout_ms;
 	pthread_cond_t cond;
 	queued_msg *head, *tail;
-	int started;   /* REQUEST sent */
+	int started; /* REQUEST sent */
 	int half_closed;
-	int done;      /* STATUS seen, or failed locally */
+	int done; /* STATUS seen, or failed locally */
 	int listed;
 	pbrpc_status status;
 	char message[1024];
@@ -64,10 +64,10 @@ struct pbrpc_client {
 	pthread_mutex_t lock; /* everything below */
 	int reader_active;
 	int locks_ready;
-	pthread_t owner;        /* the thread that connected */
-	int threaded;           /* another thread has used the client */
-	int wake_fd;            /* eventfd, once threaded: wakes the reader to look again */
-	uint64_t *cancels;      /* CANCELs waiting for the send lock */
+	pthread_t owner;   /* the thread that connected */
+	int threaded;      /* another thread has used the client */
+	int wake_fd;       /* eventfd, once threaded: wakes the reader to look again */
+	uint64_t *cancels; /* CANCELs waiting for the send lock */
 	size_t n_cancels, cancels_size;
 	uint64_t next_id;
 	pbrpc_stream *calls;
@@ -157,14 +157,16 @@ static int read_record(int fd, int wake_fd, int slice_ms, pbrpc_buf *in, uint32_
 			                        {.fd = wake_fd, .events = POLLIN}};
 			int ms = poll_ms(deadline);
 			int sliced = slice_ms > 0 && (ms < 0 || ms > slice_ms);
-			int n = ms == 0 ? 0 : poll(pfd, wake_fd >= 0 ? 2 : 1, sliced ? slice_ms : ms);
+			int n =
+			    ms == 0 ? 0 : poll(pfd, wake_fd >= 0 ? 2 : 1, sliced ? slice_ms : ms);
 			if (n < 0 && errno != EINTR) {
 				*why = strerror(errno);
 				return -1;
 			}
 			if (wake_fd >= 0 && (pfd[1].revents & POLLIN)) {
 				uint64_t drained;
-				if (read(wake_fd, &drained, sizeof drained) < 0 && errno != EAGAIN) {
+				if (read(wake_fd, &drained, sizeof drained) < 0 &&
+				    errno != EAGAIN) {
 					*why = strerror(errno);
 					return -1;
 				}
@@ -183,8 +185,9 @@ static int read_record(int fd, int wake_fd, int slice_ms, pbrpc_buf *in, uint32_
 			continue;
 		}
 		if (r == 0) {
-			*why = pbrpc_buf_len(in) ? "the server closed the connection inside a record"
-			                         : "the server closed the connection";
+			*why = pbrpc_buf_len(in)
+			           ? "the server closed the connection inside a record"
+			           : "the server closed the connection";
 			return -1;
 		}
 		if (errno == EINTR)
@@ -197,8 +200,7 @@ static int read_record(int fd, int wake_fd, int slice_ms, pbrpc_buf *in, uint32_
 	}
 }
 
-static int connect_one(const pbrpc_address *a, int64_t deadline, pbrpc_error *err,
-                       const char *text)
+static int connect_one(const pbrpc_address *a, int64_t deadline, pbrpc_error *err, const char *text)
 {
 	const struct sockaddr *sa = (const struct sockaddr *)&a->sa;
 	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -220,7 +222,8 @@ static int connect_one(const pbrpc_address *a, int64_t deadline, pbrpc_error *er
 		while ((rc = poll(&pfd, 1, poll_ms(deadline))) < 0 && errno == EINTR)
 			;
 		if (rc <= 0) {
-			pbrpc_error_set(err, PBRPC_UNAVAILABLE, "cannot connect to %s: timed out", text);
+			pbrpc_error_set(err, PBRPC_UNAVAILABLE, "cannot connect to %s: timed out",
+			                text);
 			close(fd);
 			return -1;
 		}
@@ -255,8 +258,10 @@ static int run_handshake(pbrpc_client *c, const uint8_t key[PBRPC_KEY_BYTES], in
 		goto out;
 	for (;;) {
 		if (pbrpc_buf_len(&c->out)) {
-			if (write_all(c->fd, pbrpc_buf_head(&c->out), pbrpc_buf_len(&c->out), deadline) != 0) {
-				pbrpc_error_set(err, PBRPC_UNAVAILABLE, "handshake: %s", strerror(errno));
+			if (write_all(c->fd, pbrpc_buf_head(&c->out), pbrpc_buf_len(&c->out),
+			              deadline) != 0) {
+				pbrpc_error_set(err, PBRPC_UNAVAILABLE, "handshake: %s",
+				                strerror(errno));
 				goto out;
 			}
 			pbrpc_buf_consume(&c->out, pbrpc_buf_len(&c->out));
@@ -336,8 +341,8 @@ pbrpc_client *pbrpc_client_connect(const char *address, const pbrpc_client_optio
 		sodium_memzero(key, sizeof key);
 		return NULL;
 	}
-	int64_t deadline = deadline_after_ms(opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms
-	                                                                  : 10000);
+	int64_t deadline =
+	    deadline_after_ms(opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 10000);
 	pbrpc_client *c = calloc(1, sizeof *c);
 	if (!c) {
 		pbrpc_error_set(err, PBRPC_RESOURCE_EXHAUSTED, "out of memory");
@@ -486,9 +491,9 @@ static pbrpc_status write_out(pbrpc_client *c, int64_t deadline, pbrpc_error *er
 		break_client(c, timed_out ? "deadline passed while sending" : strerror(errno));
 		pthread_mutex_unlock(&c->lock);
 		shutdown(c->fd, SHUT_RDWR);
-		return pbrpc_error_set(err, timed_out ? PBRPC_DEADLINE_EXCEEDED : PBRPC_UNAVAILABLE,
-		                       "%s",
-		                       timed_out ? "deadline exceeded while sending" : c->broken_why);
+		return pbrpc_error_set(
+		    err, timed_out ? PBRPC_DEADLINE_EXCEEDED : PBRPC_UNAVAILABLE, "%s",
+		    timed_out ? "deadline exceeded while sending" : c->broken_why);
 	}
 	pbrpc_buf_consume(&c->out, pbrpc_buf_len(&c->out));
 	pbrpc_buf_shrink(&c->out, 64u << 10);
@@ -503,7 +508,8 @@ static void flush_cancels(pbrpc_client *c)
 		pbrpc_frame f = {.call_id = c->cancels[--c->n_cancels], .kind = PBRPC_FRAME_CANCEL};
 		pthread_mutex_unlock(&c->lock);
 		if (pbrpc_frame_append_sealed(&c->out, &c->ch, &f, NULL, c->peer_max_record) == 0)
-			write_out(c, deadline_after_ms(1000), NULL); /* a cancel must not block forever */
+			write_out(c, deadline_after_ms(1000),
+			          NULL); /* a cancel must not block forever */
 		pthread_mutex_lock(&c->lock);
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -559,7 +565,8 @@ static void deliver_record(pbrpc_client *c, uint8_t *rec, uint32_t body_len)
 	if (f.kind == PBRPC_FRAME_STATUS) {
 		unsigned code = f.status <= PBRPC_STATUS_MAX ? f.status : PBRPC_UNKNOWN;
 		set_done(s, (pbrpc_status)code, "%.*s",
-		         (int)(f.message_len < sizeof s->message ? f.message_len : sizeof s->message - 1),
+		         (int)(f.message_len < sizeof s->message ? f.message_len
+		                                                 : sizeof s->message - 1),
 		         f.message ? f.message : "");
 		unlist(s);
 	} else if (f.kind != PBRPC_FRAME_MESSAGE) {
@@ -597,7 +604,8 @@ static void wait_for(pbrpc_stream *s, int until_done)
 				struct timespec ts;
 				int64_t left = s->deadline_ns - now_ns();
 				clock_gettime(CLOCK_REALTIME, &ts);
-				int64_t at = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + (left > 0 ? left : 0);
+				int64_t at = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec +
+				             (left > 0 ? left : 0);
 				ts.tv_sec = at / 1000000000;
 				ts.tv_nsec = at % 1000000000;
 				pthread_cond_timedwait(&s->cond, &c->lock, &ts);
@@ -611,8 +619,8 @@ static void wait_for(pbrpc_stream *s, int until_done)
 		const char *why = NULL;
 		uint32_t body_len = 0;
 		/* Without a wake fd, look up now and then: another thread may cancel. */
-		int r = read_record(c->fd, c->wake_fd, c->wake_fd < 0 ? UNWOKEN_SLICE_MS : 0, &c->in,
-		                    c->max_record, s->deadline_ns, &body_len, &why);
+		int r = read_record(c->fd, c->wake_fd, c->wake_fd < 0 ? UNWOKEN_SLICE_MS : 0,
+		                    &c->in, c->max_record, s->deadline_ns, &body_len, &why);
 		if (r > 0) {
 			deliver_record(c, pbrpc_buf_head(&c->in), body_len);
 			pbrpc_buf_consume(&c->in, PBRPC_RECORD_HEADER + body_len);
@@ -675,8 +683,8 @@ static pbrpc_status result(pbrpc_stream *s, pbrpc_error *err)
 {
 	if (s->status == PBRPC_OK)
 		return PBRPC_OK;
-	return pbrpc_error_set(err, s->status, "%s", s->message[0] ? s->message
-	                                                           : pbrpc_strerror(s->status));
+	return pbrpc_error_set(err, s->status, "%s",
+	                       s->message[0] ? s->message : pbrpc_strerror(s->status));
 }
 
 /* Takes the next queued message (lock held) and unpacks it. */
@@ -708,7 +716,8 @@ static pbrpc_status send_request(pbrpc_stream *s, const ProtobufCMessage *msg, u
 		f.method = s->method->full_name;
 		f.method_len = strlen(f.method);
 		f.timeout_ms = s->timeout_ms;
-		pthread_mutex_lock(&s->client->lock); /* a cancel reads it to know whether to tell */
+		pthread_mutex_lock(
+		    &s->client->lock); /* a cancel reads it to know whether to tell */
 		s->started = 1;
 		pthread_mutex_unlock(&s->client->lock);
 	} else {
@@ -743,7 +752,8 @@ pbrpc_status pbrpc_client_call(pbrpc_client *c, const pbrpc_method_desc *method,
 	if (st == PBRPC_OK) {
 		pthread_mutex_lock(&c->lock);
 		wait_for(s, 1);
-		st = s->head && s->status == PBRPC_OK ? take_message(s, reply, err) : result(s, err);
+		st =
+		    s->head && s->status == PBRPC_OK ? take_message(s, reply, err) : result(s, err);
 		if (st == PBRPC_OK && !*reply)
 			st = pbrpc_error_set(err, PBRPC_INTERNAL, "the server sent no reply");
 		pthread_mutex_unlock(&c->lock);
@@ -766,9 +776,9 @@ pbrpc_status pbrpc_stream_send(pbrpc_stream *s, const ProtobufCMessage *msg, pbr
 	int done = s->done;
 	pthread_mutex_unlock(&s->client->lock);
 	if (done)
-		return s->status != PBRPC_OK ? result(s, err)
-		                             : pbrpc_error_set(err, PBRPC_FAILED_PRECONDITION,
-		                                               "the call has ended");
+		return s->status != PBRPC_OK
+		           ? result(s, err)
+		           : pbrpc_error_set(err, PBRPC_FAILED_PRECONDITION, "the call has ended");
 	/* A single-request kind half-closes with its one message. */
 	int single = s->method->kind == PBRPC_UNARY || s->method->kind == PBRPC_SERVER_STREAMING;
 	return send_request(s, msg, single ? PBRPC_FLAG_HALF_CLOSE : 0, single, err);

@@ -138,7 +138,8 @@ void pbrpc_conn_close(pbrpc_conn *c, const char *why)
 		return;
 	c->closing = 1;
 	if (why)
-		pbrpc_server_log(c->server, PBRPC_LOG_INFO, "%s %s closed: %s", c->name, c->peer, why);
+		pbrpc_server_log(c->server, PBRPC_LOG_INFO, "%s %s closed: %s", c->name, c->peer,
+		                 why);
 	if (c->reading) {
 		uv_read_stop(&c->h.stream);
 		c->reading = 0;
@@ -209,7 +210,8 @@ static void start_write(pbrpc_conn *c)
 	if (c->writing || c->closing)
 		return;
 	if (pbrpc_buf_len(&c->out) > 0) {
-		uv_buf_t b = uv_buf_init((char *)pbrpc_buf_head(&c->out), (unsigned)pbrpc_buf_len(&c->out));
+		uv_buf_t b =
+		    uv_buf_init((char *)pbrpc_buf_head(&c->out), (unsigned)pbrpc_buf_len(&c->out));
 		int n = uv_try_write(&c->h.stream, &b, 1);
 		if (n > 0)
 			pbrpc_buf_consume(&c->out, (size_t)n);
@@ -218,7 +220,8 @@ static void start_write(pbrpc_conn *c)
 			return;
 		}
 		if (pbrpc_buf_len(&c->out) > 0) {
-			pbrpc_buf tmp = c->sending; /* the unsent rest becomes the write in flight */
+			pbrpc_buf tmp =
+			    c->sending; /* the unsent rest becomes the write in flight */
 			c->sending = c->out;
 			c->out = tmp;
 			c->out.max = c->sending.max;
@@ -406,7 +409,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 		else if (nread == UV_EOF) /* a half-close: replies already made still go out */
 			pbrpc_conn_close_after_output(c, "disconnected");
 		else
-			pbrpc_conn_close(c, nread == UV_ENOBUFS ? "out of memory" : uv_strerror((int)nread));
+			pbrpc_conn_close(c, nread == UV_ENOBUFS ? "out of memory"
+			                                        : uv_strerror((int)nread));
 	} else if (buf->base == (char *)s->scratch) {
 		ssize_t used = handle_records(c, s->scratch, (size_t)nread);
 		/* Keep what is left (a partial record, or records held back by

@@ -13,7 +13,7 @@
 #include "pbrpc/exec.pbrpc.h"
 
 /* Small enough for any server's record limit that a sane operator sets. */
-#define STDIN_CHUNK (64u << 10)
+#define STDIN_CHUNK     (64u << 10)
 #define MIN_STDIN_SPLIT 256
 
 typedef struct output_buf {

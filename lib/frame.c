@@ -7,8 +7,14 @@
 
 enum { WIRE_VARINT = 0, WIRE_I64 = 1, WIRE_LEN = 2, WIRE_I32 = 5 };
 enum {
-	F_CALL_ID = 1, F_KIND = 2, F_FLAGS = 3, F_METHOD = 4,
-	F_TIMEOUT = 5, F_PAYLOAD = 6, F_STATUS = 7, F_MESSAGE = 8,
+	F_CALL_ID = 1,
+	F_KIND = 2,
+	F_FLAGS = 3,
+	F_METHOD = 4,
+	F_TIMEOUT = 5,
+	F_PAYLOAD = 6,
+	F_STATUS = 7,
+	F_MESSAGE = 8,
 };
 
 static int get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
@@ -52,9 +58,18 @@ int pbrpc_frame_decode(const uint8_t *p, size_t n, pbrpc_frame *f)
 			if (get_varint(&p, end, &v) != 0 || v > (uint64_t)(end - p))
 				return -1;
 			switch (key >> 3) {
-			case F_METHOD: f->method = (const char *)p; f->method_len = v; break;
-			case F_PAYLOAD: f->payload = p; f->payload_len = v; break;
-			case F_MESSAGE: f->message = (const char *)p; f->message_len = v; break;
+			case F_METHOD:
+				f->method = (const char *)p;
+				f->method_len = v;
+				break;
+			case F_PAYLOAD:
+				f->payload = p;
+				f->payload_len = v;
+				break;
+			case F_MESSAGE:
+				f->message = (const char *)p;
+				f->message_len = v;
+				break;
 			case F_CALL_ID:
 			case F_KIND:
 			case F_FLAGS:
@@ -73,8 +88,7 @@ int pbrpc_frame_decode(const uint8_t *p, size_t n, pbrpc_frame *f)
 				return -1;
 			p += 4;
 			break;
-		default:
-			return -1;
+		default: return -1;
 		}
 	}
 	return 0;

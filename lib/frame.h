@@ -44,8 +44,6 @@ size_t pbrpc_frame_size(const pbrpc_frame *f, size_t payload_len);
 size_t pbrpc_frame_encode(const pbrpc_frame *f, const ProtobufCMessage *msg, size_t payload_len,
                           uint8_t *out);
 
-
-
 #include "buf.h"
 #include "channel.h"
 

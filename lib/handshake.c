@@ -8,7 +8,7 @@
 #include "pbrpc/wire.pb-c.h"
 #include "record.h"
 
-#define KDF_CONTEXT "pbrpc-v1"
+#define KDF_CONTEXT  "pbrpc-v1"
 #define MASTER_LABEL "pbrpc handshake v1"
 
 enum { KDF_C2S = 1, KDF_S2C = 2, KDF_SERVER_PROOF = 3, KDF_CLIENT_PROOF = 4 };
@@ -32,8 +32,7 @@ void pbrpc_handshake_init(pbrpc_handshake *hs, int is_server, const uint8_t psk[
 }
 
 /* Packs msg as one record at the tail of out and hashes it into the transcript. */
-static int put_record(pbrpc_handshake *hs, const ProtobufCMessage *msg, pbrpc_buf *out,
-                      int hashed)
+static int put_record(pbrpc_handshake *hs, const ProtobufCMessage *msg, pbrpc_buf *out, int hashed)
 {
 	size_t len = protobuf_c_message_get_packed_size(msg);
 	if (len == 0 || len > PBRPC_HANDSHAKE_MAX_RECORD ||
@@ -133,7 +132,8 @@ static void copy_software(pbrpc_handshake *hs, const char *software)
 	size_t n = 0;
 	/* Printable ASCII only: this string ends up in logs. */
 	for (; software && software[n] && n + 1 < sizeof hs->peer_software; n++)
-		hs->peer_software[n] = software[n] >= 0x20 && software[n] < 0x7f ? software[n] : '?';
+		hs->peer_software[n] =
+		    software[n] >= 0x20 && software[n] < 0x7f ? software[n] : '?';
 	hs->peer_software[n] = '\0';
 }
 
@@ -163,12 +163,15 @@ static int server_recv(pbrpc_handshake *hs, const uint8_t *rec, size_t rec_len, 
 	size_t len = rec_len - PBRPC_RECORD_HEADER;
 
 	if (hs->step == 1) {
-		Pbrpc__Wire__ClientHello *hello = pbrpc__wire__client_hello__unpack(NULL, len, body);
+		Pbrpc__Wire__ClientHello *hello =
+		    pbrpc__wire__client_hello__unpack(NULL, len, body);
 		if (!hello)
-			return fail(hs, PBRPC_INVALID_ARGUMENT, "first record is not a ClientHello");
+			return fail(hs, PBRPC_INVALID_ARGUMENT,
+			            "first record is not a ClientHello");
 		if (hello->version != PBRPC_PROTOCOL_VERSION) {
 			pbrpc__wire__client_hello__free_unpacked(hello, NULL);
-			return refuse(hs, out, "unsupported protocol version (this server speaks 1)");
+			return refuse(hs, out,
+			              "unsupported protocol version (this server speaks 1)");
 		}
 		if (hello->ephemeral_pk.len != 32) {
 			pbrpc__wire__client_hello__free_unpacked(hello, NULL);
@@ -212,9 +215,11 @@ static int client_recv(pbrpc_handshake *hs, const uint8_t *rec, size_t rec_len, 
 	size_t len = rec_len - PBRPC_RECORD_HEADER;
 
 	if (hs->step == 1) {
-		Pbrpc__Wire__ServerHello *hello = pbrpc__wire__server_hello__unpack(NULL, len, body);
+		Pbrpc__Wire__ServerHello *hello =
+		    pbrpc__wire__server_hello__unpack(NULL, len, body);
 		if (!hello)
-			return fail(hs, PBRPC_UNAVAILABLE, "the server's reply is not a pbrpc ServerHello");
+			return fail(hs, PBRPC_UNAVAILABLE,
+			            "the server's reply is not a pbrpc ServerHello");
 		copy_software(hs, hello->software);
 		if (hello->error && *hello->error) {
 			char why[128];
@@ -225,7 +230,8 @@ static int client_recv(pbrpc_handshake *hs, const uint8_t *rec, size_t rec_len, 
 			pbrpc__wire__server_hello__free_unpacked(hello, NULL);
 			return fail(hs, PBRPC_FAILED_PRECONDITION, why);
 		}
-		int ok = hello->version == PBRPC_PROTOCOL_VERSION && hello->ephemeral_pk.len == 32 &&
+		int ok = hello->version == PBRPC_PROTOCOL_VERSION &&
+		         hello->ephemeral_pk.len == 32 &&
 		         (hello->suite == PBRPC__WIRE__SUITE__SUITE_CHACHA20_POLY1305 ||
 		          (hello->suite == PBRPC__WIRE__SUITE__SUITE_AES256_GCM &&
 		           pbrpc_channel_aes_available()));
@@ -236,7 +242,8 @@ static int client_recv(pbrpc_handshake *hs, const uint8_t *rec, size_t rec_len, 
 		}
 		pbrpc__wire__server_hello__free_unpacked(hello, NULL);
 		if (!ok)
-			return fail(hs, PBRPC_UNAVAILABLE, "server chose a version or suite we did not offer");
+			return fail(hs, PBRPC_UNAVAILABLE,
+			            "server chose a version or suite we did not offer");
 		crypto_generichash_update(&hs->transcript, rec, rec_len);
 		if (derive_keys(hs) != 0)
 			return fail(hs, PBRPC_UNAVAILABLE, "bad server ephemeral key");
@@ -255,7 +262,8 @@ int pbrpc_handshake_recv(pbrpc_handshake *hs, const uint8_t *rec, size_t rec_len
 	if (rec_len < PBRPC_RECORD_HEADER || hs->step >= 2)
 		return fail(hs, PBRPC_INTERNAL, "handshake already over");
 	hs->step++;
-	return hs->is_server ? server_recv(hs, rec, rec_len, out) : client_recv(hs, rec, rec_len, out);
+	return hs->is_server ? server_recv(hs, rec, rec_len, out)
+	                     : client_recv(hs, rec, rec_len, out);
 }
 
 void pbrpc_handshake_channel(const pbrpc_handshake *hs, pbrpc_channel *ch)

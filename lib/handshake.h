@@ -33,7 +33,7 @@ typedef struct pbrpc_handshake {
 	uint8_t pk[crypto_kx_PUBLICKEYBYTES], sk[crypto_kx_SECRETKEYBYTES];
 	uint8_t client_pk[32], server_pk[32];
 	crypto_generichash_state transcript; /* records 1 and 2 */
-	uint8_t th[32];                       /* its hash, which both proofs cover */
+	uint8_t th[32];                      /* its hash, which both proofs cover */
 	uint8_t c2s[32], s2c[32], server_proof_key[32], client_proof_key[32];
 	pbrpc_status status; /* why it failed */
 	char error[160];
@@ -48,8 +48,7 @@ int pbrpc_handshake_client_hello(pbrpc_handshake *hs, pbrpc_buf *out);
 /* Feeds one whole received record (header included); may append records to
  * out. Returns PBRPC_HS_CONTINUE, PBRPC_HS_DONE or PBRPC_HS_FAILED (then
  * hs->status and hs->error say why; out may hold a refusal to send). */
-int pbrpc_handshake_recv(pbrpc_handshake *hs, const uint8_t *rec, size_t rec_len,
-                         pbrpc_buf *out);
+int pbrpc_handshake_recv(pbrpc_handshake *hs, const uint8_t *rec, size_t rec_len, pbrpc_buf *out);
 /* After PBRPC_HS_DONE: the keys for this side's channel. */
 void pbrpc_handshake_channel(const pbrpc_handshake *hs, pbrpc_channel *ch);
 /* Forgets every secret. */

@@ -23,7 +23,8 @@ pbrpc_status pbrpc_key_generate(const char *path, pbrpc_error *err)
 		if (errno == EEXIST)
 			return pbrpc_error_set(err, PBRPC_ALREADY_EXISTS,
 			                       "%s already exists; not overwriting a key", path);
-		return pbrpc_error_set(err, errno == ENOENT ? PBRPC_NOT_FOUND : PBRPC_PERMISSION_DENIED,
+		return pbrpc_error_set(err,
+		                       errno == ENOENT ? PBRPC_NOT_FOUND : PBRPC_PERMISSION_DENIED,
 		                       "cannot create %s: %s", path, strerror(errno));
 	}
 	randombytes_buf(key, sizeof key);
@@ -51,14 +52,16 @@ pbrpc_status pbrpc_key_load(const char *path, uint8_t key[PBRPC_KEY_BYTES], pbrp
 
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0 && errno == ELOOP)
-		fd = open(path, O_RDONLY | O_CLOEXEC); /* a symlinked key is fine; check the target */
+		fd = open(path,
+		          O_RDONLY | O_CLOEXEC); /* a symlinked key is fine; check the target */
 	if (fd < 0)
-		return pbrpc_error_set(err, errno == ENOENT ? PBRPC_NOT_FOUND : PBRPC_PERMISSION_DENIED,
+		return pbrpc_error_set(err,
+		                       errno == ENOENT ? PBRPC_NOT_FOUND : PBRPC_PERMISSION_DENIED,
 		                       "cannot open key file %s: %s", path, strerror(errno));
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return pbrpc_error_set(err, PBRPC_INVALID_ARGUMENT, "key file %s is not a regular file",
-		                       path);
+		return pbrpc_error_set(err, PBRPC_INVALID_ARGUMENT,
+		                       "key file %s is not a regular file", path);
 	}
 	if (st.st_mode & 077) {
 		close(fd);
@@ -70,8 +73,8 @@ pbrpc_status pbrpc_key_load(const char *path, uint8_t key[PBRPC_KEY_BYTES], pbrp
 	ssize_t n = read(fd, text, sizeof text - 1);
 	close(fd);
 	if (n < 0)
-		return pbrpc_error_set(err, PBRPC_PERMISSION_DENIED, "cannot read key file %s: %s", path,
-		                       strerror(errno));
+		return pbrpc_error_set(err, PBRPC_PERMISSION_DENIED, "cannot read key file %s: %s",
+		                       path, strerror(errno));
 	text[n] = '\0';
 	size_t len = (size_t)n;
 	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))

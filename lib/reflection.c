@@ -29,14 +29,10 @@ static void *call_alloc_array(pbrpc_call *call, size_t n, size_t size)
 static Pbrpc__Reflection__StreamingKind streaming_kind(pbrpc_kind kind)
 {
 	switch (kind) {
-	case PBRPC_SERVER_STREAMING:
-		return PBRPC__REFLECTION__STREAMING_KIND__SERVER_STREAMING;
-	case PBRPC_CLIENT_STREAMING:
-		return PBRPC__REFLECTION__STREAMING_KIND__CLIENT_STREAMING;
-	case PBRPC_BIDI_STREAMING:
-		return PBRPC__REFLECTION__STREAMING_KIND__BIDI_STREAMING;
-	case PBRPC_UNARY:
-		break;
+	case PBRPC_SERVER_STREAMING: return PBRPC__REFLECTION__STREAMING_KIND__SERVER_STREAMING;
+	case PBRPC_CLIENT_STREAMING: return PBRPC__REFLECTION__STREAMING_KIND__CLIENT_STREAMING;
+	case PBRPC_BIDI_STREAMING: return PBRPC__REFLECTION__STREAMING_KIND__BIDI_STREAMING;
+	case PBRPC_UNARY: break;
 	}
 	return PBRPC__REFLECTION__STREAMING_KIND__UNARY;
 }
@@ -159,8 +155,8 @@ static int describe_messages(pbrpc_call *call, const pbrpc_service_desc **servic
 	if (n_methods == 0)
 		return 0;
 
-	const ProtobufCMessageDescriptor **types = call_alloc_array(call, 2 * n_methods,
-	                                                            sizeof(*types));
+	const ProtobufCMessageDescriptor **types =
+	    call_alloc_array(call, 2 * n_methods, sizeof(*types));
 	if (!types)
 		return -1;
 	size_t n_types = 0;
@@ -246,7 +242,7 @@ out_of_memory:
 }
 
 static const pbrpc_reflection_reflection_handlers reflection_handlers = {
-	.list = reflection_list,
+    .list = reflection_list,
 };
 
 pbrpc_status pbrpc_reflection_register(pbrpc_server *s, pbrpc_error *err)

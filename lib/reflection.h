@@ -10,7 +10,7 @@
 
 /* Routes pbrpc.reflection.Reflection.List on s. The reply is built from the
  * services registered at the time of each call. Not exported. */
-__attribute__((visibility("hidden")))
-pbrpc_status pbrpc_reflection_register(pbrpc_server *s, pbrpc_error *err);
+__attribute__((visibility("hidden"))) pbrpc_status pbrpc_reflection_register(pbrpc_server *s,
+                                                                             pbrpc_error *err);
 
 #endif /* PBRPC_REFLECTION_H */

@@ -88,8 +88,8 @@ struct pbrpc_conn {
 
 	pbrpc_call *calls; /* open streaming and asynchronous calls */
 	unsigned n_calls;
-	unsigned paused_calls; /* handlers asking us to stop reading */
-	int busy;              /* nesting depth of callbacks into this connection */
+	unsigned paused_calls;    /* handlers asking us to stop reading */
+	int busy;                 /* nesting depth of callbacks into this connection */
 	int draining;             /* close once output is written ... */
 	const char *drain_reason; /* ... logging this */
 	int torn_down, teardown_pending;

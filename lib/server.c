@@ -51,8 +51,8 @@ void pbrpc_server_log(pbrpc_server *s, int level, const char *fmt, ...)
 
 static void on_stop_async(uv_async_t *async);
 
-pbrpc_server *pbrpc_server_new(const uint8_t key[PBRPC_KEY_BYTES],
-                               const pbrpc_server_options *opts, pbrpc_error *err)
+pbrpc_server *pbrpc_server_new(const uint8_t key[PBRPC_KEY_BYTES], const pbrpc_server_options *opts,
+                               pbrpc_error *err)
 {
 	if (sodium_init() < 0) {
 		pbrpc_error_set(err, PBRPC_INTERNAL, "libsodium failed to initialise");
@@ -165,14 +165,13 @@ const pbrpc_route *pbrpc_server_route(const pbrpc_server *s, const char *name, s
 }
 
 pbrpc_status pbrpc_server_add_service(pbrpc_server *s, const pbrpc_service_desc *desc,
-                                      const void *handlers, void *service_data,
-                                      pbrpc_error *err)
+                                      const void *handlers, void *service_data, pbrpc_error *err)
 {
 	for (size_t m = 0; m < desc->n_methods; m++) {
 		const char *name = desc->methods[m].full_name;
 		if (pbrpc_server_route(s, name, strlen(name)))
-			return pbrpc_error_set(err, PBRPC_ALREADY_EXISTS, "method %s is already served",
-			                       name);
+			return pbrpc_error_set(err, PBRPC_ALREADY_EXISTS,
+			                       "method %s is already served", name);
 	}
 	pbrpc_service_entry *e = calloc(1, sizeof *e);
 	pbrpc_service_entry **list = realloc(s->services, (s->n_services + 1) * sizeof *list);
@@ -246,7 +245,8 @@ pbrpc_status pbrpc_server_listen(pbrpc_server *s, const char *address, pbrpc_err
 		if (rc == UV_EADDRINUSE) {
 			/* A stale socket from a dead server is replaced; a live one is not. */
 			int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-			if (probe >= 0 && connect(probe, sa, addrs[0].len) != 0 && errno == ECONNREFUSED) {
+			if (probe >= 0 && connect(probe, sa, addrs[0].len) != 0 &&
+			    errno == ECONNREFUSED) {
 				unlink(path);
 				rc = uv_pipe_bind(&l->h.pipe, path);
 			}
@@ -265,8 +265,9 @@ pbrpc_status pbrpc_server_listen(pbrpc_server *s, const char *address, pbrpc_err
 		rc = uv_listen(&l->h.stream, 511, on_connection);
 	if (rc != 0) {
 		uv_close(&l->h.handle, free_listener);
-		return pbrpc_error_set(err, rc == UV_EADDRINUSE ? PBRPC_ALREADY_EXISTS : PBRPC_UNAVAILABLE,
-		                       "cannot listen on %s: %s", address, uv_strerror(rc));
+		return pbrpc_error_set(
+		    err, rc == UV_EADDRINUSE ? PBRPC_ALREADY_EXISTS : PBRPC_UNAVAILABLE,
+		    "cannot listen on %s: %s", address, uv_strerror(rc));
 	}
 	if (sa->sa_family == AF_UNIX) {
 		snprintf(l->address, sizeof l->address, "unix:%s", l->unix_path);

@@ -2,18 +2,43 @@
 #include "pbrpc.h"
 
 static const char *const status_names[] = {
-	"OK",        "CANCELLED",         "UNKNOWN",      "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
-	"NOT_FOUND", "ALREADY_EXISTS",    "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
-	"FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",      "INTERNAL",
-	"UNAVAILABLE", "DATA_LOSS",       "UNAUTHENTICATED",
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
 };
 
 static const char *const status_texts[] = {
-	"ok",        "cancelled",         "unknown error",     "invalid argument",
-	"deadline exceeded", "not found", "already exists",    "permission denied",
-	"resource exhausted", "failed precondition", "aborted", "out of range",
-	"unimplemented", "internal error", "unavailable",      "data loss",
-	"unauthenticated",
+    "ok",
+    "cancelled",
+    "unknown error",
+    "invalid argument",
+    "deadline exceeded",
+    "not found",
+    "already exists",
+    "permission denied",
+    "resource exhausted",
+    "failed precondition",
+    "aborted",
+    "out of range",
+    "unimplemented",
+    "internal error",
+    "unavailable",
+    "data loss",
+    "unauthenticated",
 };
 
 const char *pbrpc_status_name(int status)

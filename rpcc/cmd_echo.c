@@ -98,15 +98,15 @@ no_memory:
 static int run_echo(const rpcc_context *ctx, int argc, char **argv)
 {
 	static const struct option options[] = {
-		{ "upper", no_argument, NULL, 'u' },
-		RPCC_HELP_OPTION,
-		{ NULL, 0, NULL, 0 },
+	    {"upper", no_argument, NULL, 'u'},
+	    RPCC_HELP_OPTION,
+	    {NULL, 0, NULL, 0},
 	};
 	const char *name = ctx->command->name;
 	Pbrpc__Echo__EchoRequest request = PBRPC__ECHO__ECHO_REQUEST__INIT;
 	Pbrpc__Echo__EchoReply *reply = NULL;
 	pbrpc_call_options call_opts = rpcc_call_options(ctx);
-	pbrpc_error err = { 0 };
+	pbrpc_error err = {0};
 	pbrpc_client *client;
 	int from_stdin, status, opt;
 	uint8_t *payload = NULL;
@@ -115,13 +115,9 @@ static int run_echo(const rpcc_context *ctx, int argc, char **argv)
 	/* '+': TEXT is data, so "rpcc echo a -u" echoes "a -u". */
 	while ((opt = getopt_long(argc, argv, "+uh", options, NULL)) != -1) {
 		switch (opt) {
-		case 'u':
-			request.upper = 1;
-			break;
-		case 'h':
-			return rpcc_help(ctx->command);
-		default:
-			return rpcc_usage_error(name, NULL);
+		case 'u': request.upper = 1; break;
+		case 'h': return rpcc_help(ctx->command);
+		default: return rpcc_usage_error(name, NULL);
 		}
 	}
 
@@ -161,12 +157,12 @@ static int run_echo(const rpcc_context *ctx, int argc, char **argv)
 }
 
 const rpcc_command rpcc_cmd_echo = {
-	.name = "echo",
-	.args = "[--upper] [TEXT...]",
-	.summary = "Send TEXT (or stdin) to Echo.Say and print the reply",
-	.details = "TEXT words are joined by single spaces and the reply printed with a newline.\n"
-	           "Without TEXT, standard input (up to 1 MiB) is sent and the reply written\n"
-	           "back byte for byte.",
-	.options = "  -u, --upper        ask the server to upper-case the reply\n",
-	.run = run_echo,
+    .name = "echo",
+    .args = "[--upper] [TEXT...]",
+    .summary = "Send TEXT (or stdin) to Echo.Say and print the reply",
+    .details = "TEXT words are joined by single spaces and the reply printed with a newline.\n"
+               "Without TEXT, standard input (up to 1 MiB) is sent and the reply written\n"
+               "back byte for byte.",
+    .options = "  -u, --upper        ask the server to upper-case the reply\n",
+    .run = run_echo,
 };

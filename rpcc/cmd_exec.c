@@ -28,14 +28,14 @@
 
 /* Exit codes beside the program's own, as timeout(1) and the shells use them. */
 enum {
-	EXEC_EXIT_TIMEOUT = 124,   /* --timeout fired */
-	EXEC_EXIT_FAILED = 125,    /* the call failed for another reason */
+	EXEC_EXIT_TIMEOUT = 124,    /* --timeout fired */
+	EXEC_EXIT_FAILED = 125,     /* the call failed for another reason */
 	EXEC_EXIT_CANNOT_RUN = 126, /* PERMISSION_DENIED: not executable, not allowed, disabled */
-	EXEC_EXIT_NOT_FOUND = 127, /* NOT_FOUND: no such program (or directory) */
+	EXEC_EXIT_NOT_FOUND = 127,  /* NOT_FOUND: no such program (or directory) */
 };
 
 #define STDIN_CHUNK (64u << 10)
-#define MAX_ENV 256
+#define MAX_ENV     256
 
 typedef struct exec_args {
 	Pbrpc__Exec__Start start;
@@ -48,15 +48,15 @@ typedef struct exec_args {
 /* The stdin thread's state. */
 typedef struct stdin_pump {
 	pbrpc_stream *stream;
-	int stop_fd;      /* readable once the main thread wants the pump to stop */
-	int read_errno;   /* set if reading stdin failed */
-	int send_failed;  /* set if the server's record limit refused our stdin */
+	int stop_fd;     /* readable once the main thread wants the pump to stop */
+	int read_errno;  /* set if reading stdin failed */
+	int send_failed; /* set if the server's record limit refused our stdin */
 	pthread_t thread;
 } stdin_pump;
 
 static ProtobufCBinaryData bytes_of(const char *s)
 {
-	ProtobufCBinaryData b = { .len = strlen(s), .data = (uint8_t *)s };
+	ProtobufCBinaryData b = {.len = strlen(s), .data = (uint8_t *)s};
 	return b;
 }
 
@@ -85,13 +85,13 @@ static char *join_words(int n, char **words)
 static int parse_args(const rpcc_context *ctx, int argc, char **argv, exec_args *a)
 {
 	static const struct option options[] = {
-		{ "shell", no_argument, NULL, 's' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "env", required_argument, NULL, 'e' },
-		{ "cwd", required_argument, NULL, 'C' },
-		{ "no-stdin", no_argument, NULL, 'n' },
-		RPCC_HELP_OPTION,
-		{ NULL, 0, NULL, 0 },
+	    {"shell", no_argument, NULL, 's'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"env", required_argument, NULL, 'e'},
+	    {"cwd", required_argument, NULL, 'C'},
+	    {"no-stdin", no_argument, NULL, 'n'},
+	    RPCC_HELP_OPTION,
+	    {NULL, 0, NULL, 0},
 	};
 	const char *name = ctx->command->name;
 	int opt;
@@ -100,9 +100,7 @@ static int parse_args(const rpcc_context *ctx, int argc, char **argv, exec_args 
 	/* '+': stop at PROGRAM, so its own options stay its own. */
 	while ((opt = getopt_long(argc, argv, "+st:e:C:nh", options, NULL)) != -1) {
 		switch (opt) {
-		case 's':
-			a->start.shell = 1;
-			break;
+		case 's': a->start.shell = 1; break;
 		case 't':
 			if (rpcc_parse_seconds(optarg, UINT32_MAX, &ms) != 0) {
 				rpcc_usage_error(name, "--timeout: '%s' is not a number of seconds",
@@ -122,18 +120,10 @@ static int parse_args(const rpcc_context *ctx, int argc, char **argv, exec_args 
 			}
 			a->env[a->start.n_env++] = bytes_of(optarg);
 			break;
-		case 'C':
-			a->start.cwd = bytes_of(optarg);
-			break;
-		case 'n':
-			a->no_stdin = 1;
-			break;
-		case 'h':
-			rpcc_help(ctx->command);
-			return 1;
-		default:
-			rpcc_usage_error(name, NULL);
-			return -1;
+		case 'C': a->start.cwd = bytes_of(optarg); break;
+		case 'n': a->no_stdin = 1; break;
+		case 'h': rpcc_help(ctx->command); return 1;
+		default: rpcc_usage_error(name, NULL); return -1;
 		}
 	}
 	if (optind >= argc) {
@@ -180,8 +170,8 @@ static void *pump_stdin(void *arg)
 	}
 	for (;;) {
 		struct pollfd fds[2] = {
-			{ .fd = STDIN_FILENO, .events = POLLIN },
-			{ .fd = p->stop_fd, .events = POLLIN },
+		    {.fd = STDIN_FILENO, .events = POLLIN},
+		    {.fd = p->stop_fd, .events = POLLIN},
 		};
 		if (poll(fds, 2, -1) < 0) {
 			if (errno == EINTR)
@@ -237,12 +227,9 @@ static int write_all(int fd, const uint8_t *data, size_t len)
 static int local_fd(Pbrpc__Exec__Output__Stream stream)
 {
 	switch (stream) {
-	case PBRPC__EXEC__OUTPUT__STREAM__STDOUT:
-		return STDOUT_FILENO;
-	case PBRPC__EXEC__OUTPUT__STREAM__STDERR:
-		return STDERR_FILENO;
-	default:
-		return -1;
+	case PBRPC__EXEC__OUTPUT__STREAM__STDOUT: return STDOUT_FILENO;
+	case PBRPC__EXEC__OUTPUT__STREAM__STDERR: return STDERR_FILENO;
+	default: return -1;
 	}
 }
 
@@ -250,15 +237,11 @@ static int local_fd(Pbrpc__Exec__Output__Stream stream)
 static int failure_exit(pbrpc_status code)
 {
 	switch (code) {
-	case PBRPC_NOT_FOUND:
-		return EXEC_EXIT_NOT_FOUND;
-	case PBRPC_PERMISSION_DENIED:
-		return EXEC_EXIT_CANNOT_RUN;
+	case PBRPC_NOT_FOUND: return EXEC_EXIT_NOT_FOUND;
+	case PBRPC_PERMISSION_DENIED: return EXEC_EXIT_CANNOT_RUN;
 	case PBRPC_UNAVAILABLE:
-	case PBRPC_UNAUTHENTICATED:
-		return RPCC_EXIT_CONNECT;
-	default:
-		return EXEC_EXIT_FAILED;
+	case PBRPC_UNAUTHENTICATED: return RPCC_EXIT_CONNECT;
+	default: return EXEC_EXIT_FAILED;
 	}
 }
 
@@ -294,7 +277,7 @@ static int write_output(const char *name, const Pbrpc__Exec__Output *out)
 static int receive(const char *name, pbrpc_stream *stream, int *ended)
 {
 	Pbrpc__Exec__RunReply *reply;
-	pbrpc_error err = { 0 };
+	pbrpc_error err = {0};
 	int exit_code = -1;
 
 	for (;;) {
@@ -340,14 +323,14 @@ static int start_pump(stdin_pump *p, pbrpc_stream *stream, int stop_pipe[2])
 static int run_exec(const rpcc_context *ctx, int argc, char **argv)
 {
 	const char *name = ctx->command->name;
-	exec_args a = { .start = PBRPC__EXEC__START__INIT };
+	exec_args a = {.start = PBRPC__EXEC__START__INIT};
 	Pbrpc__Exec__RunRequest req = PBRPC__EXEC__RUN_REQUEST__INIT;
 	pbrpc_call_options call_opts = rpcc_call_options(ctx);
-	pbrpc_error err = { 0 };
+	pbrpc_error err = {0};
 	pbrpc_client *client = NULL;
 	pbrpc_stream *stream = NULL;
-	stdin_pump pump = { 0 };
-	int stop_pipe[2] = { -1, -1 };
+	stdin_pump pump = {0};
+	int stop_pipe[2] = {-1, -1};
 	int pumping = 0, ended = 0, status;
 
 	int parsed = parse_args(ctx, argc, argv, &a);
@@ -418,27 +401,26 @@ out:
 }
 
 const rpcc_command rpcc_cmd_exec = {
-	.name = "exec",
-	.args = "[--shell] [--timeout SECONDS] [--env NAME=VALUE]... [--cwd DIR] [-n] [--] "
-	        "PROGRAM [ARG...]",
-	.summary = "Run PROGRAM on the server, streaming stdin/stdout/stderr",
-	.details =
-	    "PROGRAM runs without a shell (searched in the server's PATH unless it has a '/')\n"
-	    "in its own process group; its stdout and stderr arrive on ours as it writes\n"
-	    "them. Our stdin is sent to it unless -n is given or stdin is a terminal.\n"
-	    "With --shell, the words are joined by spaces and run by /bin/sh -c.\n"
-	    "\n"
-	    "Exit status: the program's exit code; 128+N if signal N killed it; 124 if\n"
-	    "--timeout fired; 127 no such program; 126 not executable, not allowed or exec\n"
-	    "disabled; 125 any other failure; 255 connection or authentication failure.",
-	.options = "  -s, --shell        run the words as one command line with /bin/sh -c\n"
-	           "  -t, --timeout SECONDS\n"
-	           "                     kill the program (its whole process group) after\n"
-	           "                     SECONDS, decimals allowed (default 0: no limit)\n"
-	           "  -e, --env NAME=VALUE\n"
-	           "                     add to the program's environment (repeatable)\n"
-	           "  -C, --cwd DIR      run in DIR, relative to the server's root (default:\n"
-	           "                     the root)\n"
-	           "  -n, --no-stdin     send no stdin (the program reads /dev/null)\n",
-	.run = run_exec,
+    .name = "exec",
+    .args = "[--shell] [--timeout SECONDS] [--env NAME=VALUE]... [--cwd DIR] [-n] [--] "
+            "PROGRAM [ARG...]",
+    .summary = "Run PROGRAM on the server, streaming stdin/stdout/stderr",
+    .details = "PROGRAM runs without a shell (searched in the server's PATH unless it has a '/')\n"
+               "in its own process group; its stdout and stderr arrive on ours as it writes\n"
+               "them. Our stdin is sent to it unless -n is given or stdin is a terminal.\n"
+               "With --shell, the words are joined by spaces and run by /bin/sh -c.\n"
+               "\n"
+               "Exit status: the program's exit code; 128+N if signal N killed it; 124 if\n"
+               "--timeout fired; 127 no such program; 126 not executable, not allowed or exec\n"
+               "disabled; 125 any other failure; 255 connection or authentication failure.",
+    .options = "  -s, --shell        run the words as one command line with /bin/sh -c\n"
+               "  -t, --timeout SECONDS\n"
+               "                     kill the program (its whole process group) after\n"
+               "                     SECONDS, decimals allowed (default 0: no limit)\n"
+               "  -e, --env NAME=VALUE\n"
+               "                     add to the program's environment (repeatable)\n"
+               "  -C, --cwd DIR      run in DIR, relative to the server's root (default:\n"
+               "                     the root)\n"
+               "  -n, --no-stdin     send no stdin (the program reads /dev/null)\n",
+    .run = run_exec,
 };

@@ -30,15 +30,15 @@
 #define READ_CHUNK (1u << 20)
 
 typedef struct download {
-	const char *name;     /* the command's, for messages */
+	const char *name; /* the command's, for messages */
 	const char *remote;
 	char local[PATH_MAX];
-	char part[PATH_MAX];  /* "" when writing to stdout */
+	char part[PATH_MAX]; /* "" when writing to stdout */
 	int fd;
-	uint64_t offset;      /* bytes already in the part file */
-	uint64_t received;    /* offset + data received */
+	uint64_t offset;   /* bytes already in the part file */
+	uint64_t received; /* offset + data received */
 	crypto_generichash_state hash;
-	mode_t mode;          /* the remote file's, applied once all arrived */
+	mode_t mode; /* the remote file's, applied once all arrived */
 	struct timespec mtime;
 	rpcc_progress progress;
 	int quiet;
@@ -123,8 +123,8 @@ static int open_part(download *d, int resume)
 
 /* Checks and stores one reply. Returns 0, 1 once the checksum matched, or
  * -1 after reporting (err->code says how the call failed; PBRPC_OK: locally). */
-static int take_reply(download *d, const Pbrpc__File__GetReply *r, int *have_info,
-                      uint64_t *size, pbrpc_error *err)
+static int take_reply(download *d, const Pbrpc__File__GetReply *r, int *have_info, uint64_t *size,
+                      pbrpc_error *err)
 {
 	switch (r->part_case) {
 	case PBRPC__FILE__GET_REPLY__PART_INFO:
@@ -135,7 +135,8 @@ static int take_reply(download *d, const Pbrpc__File__GetReply *r, int *have_inf
 		if (*size < d->offset) {
 			snprintf(err->message, sizeof err->message,
 			         "%s is now smaller than the partial download; get it again "
-			         "without --continue", d->remote);
+			         "without --continue",
+			         d->remote);
 			err->code = PBRPC_FAILED_PRECONDITION;
 			return -1;
 		}
@@ -148,8 +149,8 @@ static int take_reply(download *d, const Pbrpc__File__GetReply *r, int *have_inf
 		if (!*have_info)
 			break;
 		if (r->data.len > *size - d->received) {
-			snprintf(err->message, sizeof err->message, "the server sent more than %llu bytes",
-			         (unsigned long long)*size);
+			snprintf(err->message, sizeof err->message,
+			         "the server sent more than %llu bytes", (unsigned long long)*size);
 			err->code = PBRPC_DATA_LOSS;
 			return -1;
 		}
@@ -178,8 +179,7 @@ static int take_reply(download *d, const Pbrpc__File__GetReply *r, int *have_inf
 		}
 		return 1;
 	}
-	default:
-		break;
+	default: break;
 	}
 	snprintf(err->message, sizeof err->message, "the server's replies are out of order");
 	err->code = PBRPC_INTERNAL;
@@ -246,28 +246,22 @@ static int worth_keeping(pbrpc_status st)
 static int run_get(const rpcc_context *ctx, int argc, char **argv)
 {
 	static const struct option options[] = {
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "continue", no_argument, NULL, 'c' },
-		RPCC_HELP_OPTION,
-		{ NULL, 0, NULL, 0 },
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"continue", no_argument, NULL, 'c'},
+	    RPCC_HELP_OPTION,
+	    {NULL, 0, NULL, 0},
 	};
-	download d = { .name = ctx->command->name, .fd = -1 };
+	download d = {.name = ctx->command->name, .fd = -1};
 	pbrpc_call_options call_opts = rpcc_call_options(ctx);
-	pbrpc_error err = { 0 };
+	pbrpc_error err = {0};
 	int resume = 0, opt;
 
 	while ((opt = getopt_long(argc, argv, "qch", options, NULL)) != -1) {
 		switch (opt) {
-		case 'q':
-			d.quiet = 1;
-			break;
-		case 'c':
-			resume = 1;
-			break;
-		case 'h':
-			return rpcc_help(ctx->command);
-		default:
-			return rpcc_usage_error(d.name, NULL);
+		case 'q': d.quiet = 1; break;
+		case 'c': resume = 1; break;
+		case 'h': return rpcc_help(ctx->command);
+		default: return rpcc_usage_error(d.name, NULL);
 		}
 	}
 	if (argc - optind < 1 || argc - optind > 2)
@@ -285,7 +279,8 @@ static int run_get(const rpcc_context *ctx, int argc, char **argv)
 		if (stat(local, &st) == 0 && S_ISDIR(st.st_mode)) {
 			/* Into a directory, like cp and scp. */
 			if (base[0] == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
-				return rpcc_usage_error(d.name, "REMOTE '%s' names no file", d.remote);
+				return rpcc_usage_error(d.name, "REMOTE '%s' names no file",
+				                        d.remote);
 			int n = snprintf(d.local, sizeof d.local, "%s/%s", local, base);
 			if (n < 0 || (size_t)n >= sizeof d.local)
 				return rpcc_usage_error(d.name, "LOCAL path too long");
@@ -312,7 +307,7 @@ static int run_get(const rpcc_context *ctx, int argc, char **argv)
 	pbrpc_status st = receive(&d, client, &call_opts, &err);
 	pbrpc_client_close(client);
 	int status = RPCC_EXIT_OK;
-	struct timespec times[2] = { { .tv_sec = 0, .tv_nsec = UTIME_OMIT }, d.mtime };
+	struct timespec times[2] = {{.tv_sec = 0, .tv_nsec = UTIME_OMIT}, d.mtime};
 	if (st == PBRPC_OK && !to_stdout &&
 	    (fchmod(d.fd, d.mode) != 0 || futimens(d.fd, times) != 0 || fsync(d.fd) != 0 ||
 	     rename(d.part, d.local) != 0)) {
@@ -325,7 +320,8 @@ static int run_get(const rpcc_context *ctx, int argc, char **argv)
 		if (!to_stdout && (!worth_keeping(st) || d.received == 0)) {
 			unlink(d.part);
 		} else if (!to_stdout) {
-			fprintf(stderr, "rpcc: %s: %llu bytes kept; 'rpcc get --continue' resumes\n",
+			fprintf(stderr,
+			        "rpcc: %s: %llu bytes kept; 'rpcc get --continue' resumes\n",
 			        d.name, (unsigned long long)d.received);
 		}
 	}
@@ -335,15 +331,15 @@ static int run_get(const rpcc_context *ctx, int argc, char **argv)
 }
 
 const rpcc_command rpcc_cmd_get = {
-	.name = "get",
-	.args = "[-q] [--continue] REMOTE [LOCAL|-]",
-	.summary = "Download REMOTE from the server's file root",
-	.details = "LOCAL defaults to REMOTE's base name; a directory receives the file by that\n"
-	           "name; - writes to standard output. The file is written to .LOCAL.pbrpc-part\n"
-	           "and renamed onto LOCAL only when its BLAKE2b checksum matches; mode and\n"
-	           "mtime follow the remote file. After an interruption the part file is kept\n"
-	           "and --continue downloads only the rest.",
-	.options = "  -q, --quiet        no progress bar\n"
-	           "  -c, --continue     resume from the part file of an interrupted get\n",
-	.run = run_get,
+    .name = "get",
+    .args = "[-q] [--continue] REMOTE [LOCAL|-]",
+    .summary = "Download REMOTE from the server's file root",
+    .details = "LOCAL defaults to REMOTE's base name; a directory receives the file by that\n"
+               "name; - writes to standard output. The file is written to .LOCAL.pbrpc-part\n"
+               "and renamed onto LOCAL only when its BLAKE2b checksum matches; mode and\n"
+               "mtime follow the remote file. After an interruption the part file is kept\n"
+               "and --continue downloads only the rest.",
+    .options = "  -q, --quiet        no progress bar\n"
+               "  -c, --continue     resume from the part file of an interrupted get\n",
+    .run = run_get,
 };

@@ -13,7 +13,7 @@ static int run_keygen(const rpcc_context *ctx, int argc, char **argv)
 	const char *name = ctx->command->name;
 	const char *path;
 	struct stat st;
-	pbrpc_error err = { 0 };
+	pbrpc_error err = {0};
 
 	int parsed = rpcc_parse_no_options(ctx, argc, argv);
 	if (parsed >= 0)
@@ -37,9 +37,9 @@ static int run_keygen(const rpcc_context *ctx, int argc, char **argv)
 }
 
 const rpcc_command rpcc_cmd_keygen = {
-	.name = "keygen",
-	.args = "FILE",
-	.summary = "Write a new random key to FILE (mode 0600); never overwrites",
-	.options = NULL,
-	.run = run_keygen,
+    .name = "keygen",
+    .args = "FILE",
+    .summary = "Write a new random key to FILE (mode 0600); never overwrites",
+    .options = NULL,
+    .run = run_keygen,
 };

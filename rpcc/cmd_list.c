@@ -14,16 +14,14 @@
 static const char *kind_name(Pbrpc__Reflection__StreamingKind kind)
 {
 	switch (kind) {
-	case PBRPC__REFLECTION__STREAMING_KIND__UNARY:
-		return pbrpc_kind_name(PBRPC_UNARY);
+	case PBRPC__REFLECTION__STREAMING_KIND__UNARY: return pbrpc_kind_name(PBRPC_UNARY);
 	case PBRPC__REFLECTION__STREAMING_KIND__SERVER_STREAMING:
 		return pbrpc_kind_name(PBRPC_SERVER_STREAMING);
 	case PBRPC__REFLECTION__STREAMING_KIND__CLIENT_STREAMING:
 		return pbrpc_kind_name(PBRPC_CLIENT_STREAMING);
 	case PBRPC__REFLECTION__STREAMING_KIND__BIDI_STREAMING:
 		return pbrpc_kind_name(PBRPC_BIDI_STREAMING);
-	default:
-		return "unknown kind"; /* a newer server */
+	default: return "unknown kind"; /* a newer server */
 	}
 }
 
@@ -70,7 +68,7 @@ static int call_list(const rpcc_context *ctx, const char *service,
 {
 	Pbrpc__Reflection__ListRequest request = PBRPC__REFLECTION__LIST_REQUEST__INIT;
 	pbrpc_call_options call_opts = rpcc_call_options(ctx);
-	pbrpc_error err = { 0 };
+	pbrpc_error err = {0};
 	pbrpc_client *client;
 	int status = RPCC_EXIT_OK;
 
@@ -95,8 +93,10 @@ static int run_list(const rpcc_context *ctx, int argc, char **argv)
 	if (status >= 0)
 		return status;
 	if (optind != argc)
-		return rpcc_usage_error(ctx->command->name, "unexpected argument '%s' "
-		                        "(use 'rpcc describe SERVICE' for one service)", argv[optind]);
+		return rpcc_usage_error(ctx->command->name,
+		                        "unexpected argument '%s' "
+		                        "(use 'rpcc describe SERVICE' for one service)",
+		                        argv[optind]);
 	status = call_list(ctx, "", &reply);
 	if (status != RPCC_EXIT_OK)
 		return status;
@@ -124,8 +124,10 @@ static int run_describe(const rpcc_context *ctx, int argc, char **argv)
 		return status;
 	if (reply->n_services == 0) {
 		/* The server should have said NOT_FOUND; say it for it. */
-		rpcc_reportf(ctx->command->name, PBRPC_NOT_FOUND, "no service '%s' on the server "
-		             "(see 'rpcc list')", service);
+		rpcc_reportf(ctx->command->name, PBRPC_NOT_FOUND,
+		             "no service '%s' on the server "
+		             "(see 'rpcc list')",
+		             service);
 		status = RPCC_EXIT_FAILED;
 	}
 	for (size_t i = 0; i < reply->n_services; i++)
@@ -139,18 +141,18 @@ static int run_describe(const rpcc_context *ctx, int argc, char **argv)
 }
 
 const rpcc_command rpcc_cmd_list = {
-	.name = "list",
-	.args = "",
-	.summary = "List the server's services and methods",
-	.options = NULL,
-	.run = run_list,
+    .name = "list",
+    .args = "",
+    .summary = "List the server's services and methods",
+    .options = NULL,
+    .run = run_list,
 };
 
 const rpcc_command rpcc_cmd_describe = {
-	.name = "describe",
-	.args = "SERVICE",
-	.summary = "Show a service's methods and their messages' fields",
-	.details = "SERVICE is a full name as 'rpcc list' prints it, e.g. pbrpc.echo.Echo.",
-	.options = NULL,
-	.run = run_describe,
+    .name = "describe",
+    .args = "SERVICE",
+    .summary = "Show a service's methods and their messages' fields",
+    .details = "SERVICE is a full name as 'rpcc list' prints it, e.g. pbrpc.echo.Echo.",
+    .options = NULL,
+    .run = run_describe,
 };

@@ -16,14 +16,10 @@
 static const char *type_name(Pbrpc__File__EntryType type)
 {
 	switch (type) {
-	case PBRPC__FILE__ENTRY_TYPE__REGULAR:
-		return "regular file";
-	case PBRPC__FILE__ENTRY_TYPE__DIRECTORY:
-		return "directory";
-	case PBRPC__FILE__ENTRY_TYPE__SYMLINK:
-		return "symbolic link";
-	default:
-		return "other";
+	case PBRPC__FILE__ENTRY_TYPE__REGULAR: return "regular file";
+	case PBRPC__FILE__ENTRY_TYPE__DIRECTORY: return "directory";
+	case PBRPC__FILE__ENTRY_TYPE__SYMLINK: return "symbolic link";
+	default: return "other";
 	}
 }
 
@@ -32,18 +28,10 @@ static void mode_string(const Pbrpc__File__Entry *e, char out[11])
 {
 	static const char rwx[] = "rwxrwxrwx";
 	switch (e->type) {
-	case PBRPC__FILE__ENTRY_TYPE__DIRECTORY:
-		out[0] = 'd';
-		break;
-	case PBRPC__FILE__ENTRY_TYPE__SYMLINK:
-		out[0] = 'l';
-		break;
-	case PBRPC__FILE__ENTRY_TYPE__REGULAR:
-		out[0] = '-';
-		break;
-	default:
-		out[0] = '?';
-		break;
+	case PBRPC__FILE__ENTRY_TYPE__DIRECTORY: out[0] = 'd'; break;
+	case PBRPC__FILE__ENTRY_TYPE__SYMLINK: out[0] = 'l'; break;
+	case PBRPC__FILE__ENTRY_TYPE__REGULAR: out[0] = '-'; break;
+	default: out[0] = '?'; break;
 	}
 	for (int i = 0; i < 9; i++)
 		out[1 + i] = (e->mode & (0400u >> i)) ? rwx[i] : '-';
@@ -71,26 +59,22 @@ static void format_time(int64_t seconds, char *out, size_t size)
 static int run_ls(const rpcc_context *ctx, int argc, char **argv)
 {
 	static const struct option options[] = {
-		{ "long", no_argument, NULL, 'l' },
-		RPCC_HELP_OPTION,
-		{ NULL, 0, NULL, 0 },
+	    {"long", no_argument, NULL, 'l'},
+	    RPCC_HELP_OPTION,
+	    {NULL, 0, NULL, 0},
 	};
 	const char *name = ctx->command->name;
 	Pbrpc__File__ListRequest request = PBRPC__FILE__LIST_REQUEST__INIT;
 	Pbrpc__File__ListReply *reply = NULL;
 	pbrpc_call_options call_opts = rpcc_call_options(ctx);
-	pbrpc_error err = { 0 };
+	pbrpc_error err = {0};
 	int long_format = 0, opt;
 
 	while ((opt = getopt_long(argc, argv, "lh", options, NULL)) != -1) {
 		switch (opt) {
-		case 'l':
-			long_format = 1;
-			break;
-		case 'h':
-			return rpcc_help(ctx->command);
-		default:
-			return rpcc_usage_error(name, NULL);
+		case 'l': long_format = 1; break;
+		case 'h': return rpcc_help(ctx->command);
+		default: return rpcc_usage_error(name, NULL);
 		}
 	}
 	if (argc - optind > 1)
@@ -133,7 +117,7 @@ static int run_stat(const rpcc_context *ctx, int argc, char **argv)
 	Pbrpc__File__StatRequest request = PBRPC__FILE__STAT_REQUEST__INIT;
 	Pbrpc__File__Entry *e = NULL;
 	pbrpc_call_options call_opts = rpcc_call_options(ctx);
-	pbrpc_error err = { 0 };
+	pbrpc_error err = {0};
 
 	int parsed = rpcc_parse_no_options(ctx, argc, argv);
 	if (parsed >= 0)
@@ -165,20 +149,20 @@ static int run_stat(const rpcc_context *ctx, int argc, char **argv)
 }
 
 const rpcc_command rpcc_cmd_ls = {
-	.name = "ls",
-	.args = "[-l] [REMOTE_DIR]",
-	.summary = "List a directory under the server's file root",
-	.details = "REMOTE_DIR defaults to the root itself. -l adds type and mode, size and\n"
-	           "modification time, like ls -l.",
-	.options = "  -l, --long         mode, size and mtime too\n",
-	.run = run_ls,
+    .name = "ls",
+    .args = "[-l] [REMOTE_DIR]",
+    .summary = "List a directory under the server's file root",
+    .details = "REMOTE_DIR defaults to the root itself. -l adds type and mode, size and\n"
+               "modification time, like ls -l.",
+    .options = "  -l, --long         mode, size and mtime too\n",
+    .run = run_ls,
 };
 
 const rpcc_command rpcc_cmd_stat = {
-	.name = "stat",
-	.args = "REMOTE",
-	.summary = "Show the type, size, mode and mtime of REMOTE",
-	.details = NULL,
-	.options = NULL,
-	.run = run_stat,
+    .name = "stat",
+    .args = "REMOTE",
+    .summary = "Show the type, size, mode and mtime of REMOTE",
+    .details = NULL,
+    .options = NULL,
+    .run = run_stat,
 };

@@ -17,7 +17,7 @@
 #include "report.h"
 
 #define DEFAULT_COUNT 10
-#define MAX_COUNT 10000000
+#define MAX_COUNT     10000000
 #define DEFAULT_BYTES 64
 
 /* Set by SIGINT: stop after the call in flight and still print the summary. */
@@ -57,8 +57,7 @@ static double ms(int64_t ns)
 	return (double)ns / 1e6;
 }
 
-static void print_summary(int64_t calls, int64_t bytes, int64_t errors, int64_t *samples,
-                          size_t n)
+static void print_summary(int64_t calls, int64_t bytes, int64_t errors, int64_t *samples, size_t n)
 {
 	int64_t sum = 0;
 
@@ -86,17 +85,17 @@ static void stamp(uint8_t *payload, size_t len, uint64_t seq)
 static int run_ping(const rpcc_context *ctx, int argc, char **argv)
 {
 	static const struct option options[] = {
-		{ "count", required_argument, NULL, 'c' },
-		{ "size", required_argument, NULL, 's' },
-		{ "verbose", no_argument, NULL, 'v' },
-		RPCC_HELP_OPTION,
-		{ NULL, 0, NULL, 0 },
+	    {"count", required_argument, NULL, 'c'},
+	    {"size", required_argument, NULL, 's'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    RPCC_HELP_OPTION,
+	    {NULL, 0, NULL, 0},
 	};
 	const char *name = ctx->command->name;
 	int64_t count = DEFAULT_COUNT, bytes = DEFAULT_BYTES, calls = 0, errors = 0;
 	pbrpc_call_options call_opts = rpcc_call_options(ctx);
 	Pbrpc__Echo__EchoRequest request = PBRPC__ECHO__ECHO_REQUEST__INIT;
-	struct sigaction sa = { .sa_handler = on_interrupt, .sa_flags = SA_RESTART };
+	struct sigaction sa = {.sa_handler = on_interrupt, .sa_flags = SA_RESTART};
 	int verbose = 0, opt;
 	pbrpc_client *client;
 	uint8_t *payload;
@@ -115,13 +114,9 @@ static int run_ping(const rpcc_context *ctx, int argc, char **argv)
 				return rpcc_usage_error(name, "-s: BYTES must be 0..%u, not '%s'",
 				                        RPCC_MAX_PAYLOAD, optarg);
 			break;
-		case 'v':
-			verbose = 1;
-			break;
-		case 'h':
-			return rpcc_help(ctx->command);
-		default:
-			return rpcc_usage_error(name, NULL);
+		case 'v': verbose = 1; break;
+		case 'h': return rpcc_help(ctx->command);
+		default: return rpcc_usage_error(name, NULL);
 		}
 	}
 	if (optind != argc)
@@ -153,7 +148,7 @@ static int run_ping(const rpcc_context *ctx, int argc, char **argv)
 
 	for (int64_t seq = 1; seq <= count && !interrupted; seq++) {
 		Pbrpc__Echo__EchoReply *reply = NULL;
-		pbrpc_error err = { 0 };
+		pbrpc_error err = {0};
 		pbrpc_status rc;
 		int64_t start, elapsed;
 
@@ -196,13 +191,13 @@ static int run_ping(const rpcc_context *ctx, int argc, char **argv)
 }
 
 const rpcc_command rpcc_cmd_ping = {
-	.name = "ping",
-	.args = "[-c COUNT] [-s BYTES] [-v]",
-	.summary = "Time COUNT sequential Echo.Say calls, checking every reply",
-	.details = "Prints one summary line: min/avg/p50/p99/max latency in milliseconds.\n"
-	           "Exits 1 if any call failed or returned other bytes than it sent.",
-	.options = "  -c, --count COUNT  number of calls, 1..10000000 (default 10)\n"
-	           "  -s, --size BYTES   payload size, 0..1048576 (default 64)\n"
-	           "  -v, --verbose      print each call's latency as it completes\n",
-	.run = run_ping,
+    .name = "ping",
+    .args = "[-c COUNT] [-s BYTES] [-v]",
+    .summary = "Time COUNT sequential Echo.Say calls, checking every reply",
+    .details = "Prints one summary line: min/avg/p50/p99/max latency in milliseconds.\n"
+               "Exits 1 if any call failed or returned other bytes than it sent.",
+    .options = "  -c, --count COUNT  number of calls, 1..10000000 (default 10)\n"
+               "  -s, --size BYTES   payload size, 0..1048576 (default 64)\n"
+               "  -v, --verbose      print each call's latency as it completes\n",
+    .run = run_ping,
 };

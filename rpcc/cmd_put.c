@@ -28,10 +28,10 @@
 #include "report.h"
 
 #define HASH_BYTES 32
-#define CHUNK (1u << 20)
+#define CHUNK      (1u << 20)
 
 typedef struct upload {
-	const char *name;  /* the command's */
+	const char *name; /* the command's */
 	const char *local;
 	char remote[PATH_MAX];
 	int fd;
@@ -39,7 +39,7 @@ typedef struct upload {
 	uint64_t size;
 	uint32_t mode;
 	struct timespec mtime;
-	uint64_t offset;   /* where this call starts (a resume) */
+	uint64_t offset; /* where this call starts (a resume) */
 	uint64_t sent;
 	crypto_generichash_state hash;
 	uint8_t *buf;
@@ -170,7 +170,8 @@ static pbrpc_status send_file(upload *u, pbrpc_client *client, int no_clobber, i
 		if (got < 0 || (u->size_known && (size_t)got < want)) {
 			rpcc_progress_end(&progress);
 			rpcc_reportf(u->name, PBRPC_OK, "reading %s: %s", u->local,
-			             got < 0 ? strerror(errno) : "the file shrank while being sent");
+			             got < 0 ? strerror(errno)
+			                     : "the file shrank while being sent");
 			pbrpc_stream_free(s); /* cancels: the server keeps nothing at REMOTE */
 			err->code = PBRPC_OK;
 			return PBRPC_ABORTED;
@@ -216,7 +217,7 @@ static int resolve_remote(upload *u, pbrpc_client *client, const char *remote,
 {
 	Pbrpc__File__StatRequest request = PBRPC__FILE__STAT_REQUEST__INIT;
 	Pbrpc__File__Entry *entry = NULL;
-	pbrpc_error err = { 0 };
+	pbrpc_error err = {0};
 	size_t len = strlen(remote);
 	int into_dir = len > 0 && remote[len - 1] == '/';
 
@@ -253,32 +254,24 @@ static int resolve_remote(upload *u, pbrpc_client *client, const char *remote,
 static int run_put(const rpcc_context *ctx, int argc, char **argv)
 {
 	static const struct option options[] = {
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "continue", no_argument, NULL, 'c' },
-		{ "no-clobber", no_argument, NULL, 'n' },
-		RPCC_HELP_OPTION,
-		{ NULL, 0, NULL, 0 },
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"continue", no_argument, NULL, 'c'},
+	    {"no-clobber", no_argument, NULL, 'n'},
+	    RPCC_HELP_OPTION,
+	    {NULL, 0, NULL, 0},
 	};
-	upload u = { .name = ctx->command->name, .fd = -1 };
+	upload u = {.name = ctx->command->name, .fd = -1};
 	pbrpc_call_options call_opts = rpcc_call_options(ctx);
-	pbrpc_error err = { 0 };
+	pbrpc_error err = {0};
 	int resume = 0, no_clobber = 0, opt, status = RPCC_EXIT_FAILED;
 
 	while ((opt = getopt_long(argc, argv, "qcnh", options, NULL)) != -1) {
 		switch (opt) {
-		case 'q':
-			u.quiet = 1;
-			break;
-		case 'c':
-			resume = 1;
-			break;
-		case 'n':
-			no_clobber = 1;
-			break;
-		case 'h':
-			return rpcc_help(ctx->command);
-		default:
-			return rpcc_usage_error(u.name, NULL);
+		case 'q': u.quiet = 1; break;
+		case 'c': resume = 1; break;
+		case 'n': no_clobber = 1; break;
+		case 'h': return rpcc_help(ctx->command);
+		default: return rpcc_usage_error(u.name, NULL);
 		}
 	}
 	if (argc - optind != 2)
@@ -324,17 +317,17 @@ out:
 }
 
 const rpcc_command rpcc_cmd_put = {
-	.name = "put",
-	.args = "[-q] [--continue] [--no-clobber] LOCAL|- REMOTE",
-	.summary = "Upload LOCAL (or stdin) to REMOTE under the server's root",
-	.details = "The server writes a hidden temporary file and renames it onto REMOTE only\n"
-	           "once the size and BLAKE2b checksum match, so an interrupted or damaged\n"
-	           "upload leaves the old REMOTE as it was. An existing REMOTE is replaced, as\n"
-	           "scp does; a REMOTE directory (or one ending in /) receives LOCAL's name.\n"
-	           "Mode and mtime are kept. --continue resumes an interrupted upload of the\n"
-	           "same unchanged file, sending only what the server has not kept.",
-	.options = "  -q, --quiet        no progress bar\n"
-	           "  -c, --continue     resume an interrupted upload\n"
-	           "  -n, --no-clobber   fail (ALREADY_EXISTS) rather than replace REMOTE\n",
-	.run = run_put,
+    .name = "put",
+    .args = "[-q] [--continue] [--no-clobber] LOCAL|- REMOTE",
+    .summary = "Upload LOCAL (or stdin) to REMOTE under the server's root",
+    .details = "The server writes a hidden temporary file and renames it onto REMOTE only\n"
+               "once the size and BLAKE2b checksum match, so an interrupted or damaged\n"
+               "upload leaves the old REMOTE as it was. An existing REMOTE is replaced, as\n"
+               "scp does; a REMOTE directory (or one ending in /) receives LOCAL's name.\n"
+               "Mode and mtime are kept. --continue resumes an interrupted upload of the\n"
+               "same unchanged file, sending only what the server has not kept.",
+    .options = "  -q, --quiet        no progress bar\n"
+               "  -c, --continue     resume an interrupted upload\n"
+               "  -n, --no-clobber   fail (ALREADY_EXISTS) rather than replace REMOTE\n",
+    .run = run_put,
 };

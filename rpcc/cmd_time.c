@@ -52,15 +52,15 @@ static int print_server_time(const Pbrpc__Time__TimeReply *reply)
 static int run_time(const rpcc_context *ctx, int argc, char **argv)
 {
 	static const struct option options[] = {
-		{ "format", required_argument, NULL, 'f' },
-		RPCC_HELP_OPTION,
-		{ NULL, 0, NULL, 0 },
+	    {"format", required_argument, NULL, 'f'},
+	    RPCC_HELP_OPTION,
+	    {NULL, 0, NULL, 0},
 	};
 	const char *name = ctx->command->name;
 	Pbrpc__Time__TimeRequest request = PBRPC__TIME__TIME_REQUEST__INIT;
 	Pbrpc__Time__TimeReply *reply = NULL;
 	pbrpc_call_options call_opts = rpcc_call_options(ctx);
-	pbrpc_error err = { 0 };
+	pbrpc_error err = {0};
 	pbrpc_client *client;
 	struct timespec t1;
 	int64_t t1_mono, t4_mono, rtt_ns, offset_ns;
@@ -75,10 +75,8 @@ static int run_time(const rpcc_context *ctx, int argc, char **argv)
 				return rpcc_usage_error(name, "--format needs a strftime format");
 			format = optarg;
 			break;
-		case 'h':
-			return rpcc_help(ctx->command);
-		default:
-			return rpcc_usage_error(name, NULL);
+		case 'h': return rpcc_help(ctx->command);
+		default: return rpcc_usage_error(name, NULL);
 		}
 	}
 	if (optind != argc)
@@ -125,11 +123,11 @@ static int run_time(const rpcc_context *ctx, int argc, char **argv)
 }
 
 const rpcc_command rpcc_cmd_time = {
-	.name = "time",
-	.args = "[--format FMT]",
-	.summary = "Show the server's clock, its offset from ours and the round trip",
-	.details = "offset = server time - (t1 + t4) / 2, where t1 and t4 are our clock before\n"
-	           "and after the call, as NTP measures it.",
-	.options = "  -f, --format FMT   print only the server's time formatted with strftime FMT\n",
-	.run = run_time,
+    .name = "time",
+    .args = "[--format FMT]",
+    .summary = "Show the server's clock, its offset from ours and the round trip",
+    .details = "offset = server time - (t1 + t4) / 2, where t1 and t4 are our clock before\n"
+               "and after the call, as NTP measures it.",
+    .options = "  -f, --format FMT   print only the server's time formatted with strftime FMT\n",
+    .run = run_time,
 };

@@ -12,9 +12,9 @@
 /* Exit codes, as ssh and scp use them. */
 enum {
 	RPCC_EXIT_OK = 0,
-	RPCC_EXIT_FAILED = 1,     /* a call or a local step failed */
-	RPCC_EXIT_USAGE = 2,      /* bad command line */
-	RPCC_EXIT_CONNECT = 255,  /* no connection: unreachable, bad key, authentication failed */
+	RPCC_EXIT_FAILED = 1,    /* a call or a local step failed */
+	RPCC_EXIT_USAGE = 2,     /* bad command line */
+	RPCC_EXIT_CONNECT = 255, /* no connection: unreachable, bad key, authentication failed */
 };
 
 /* The largest payload rpcc sends from stdin or builds for ping. */
@@ -42,17 +42,17 @@ struct rpcc_command {
 };
 
 /* The command table, in the order 'rpcc --help' lists it. */
-#define RPCC_COMMANDS(X) \
-	X(keygen)        \
-	X(echo)          \
-	X(time)          \
-	X(ping)          \
-	X(exec)          \
-	X(get)           \
-	X(put)           \
-	X(ls)            \
-	X(stat)          \
-	X(list)          \
+#define RPCC_COMMANDS(X)                                                                           \
+	X(keygen)                                                                                  \
+	X(echo)                                                                                    \
+	X(time)                                                                                    \
+	X(ping)                                                                                    \
+	X(exec)                                                                                    \
+	X(get)                                                                                     \
+	X(put)                                                                                     \
+	X(ls)                                                                                      \
+	X(stat)                                                                                    \
+	X(list)                                                                                    \
 	X(describe)
 
 #define RPCC_DECLARE_COMMAND(name) extern const rpcc_command rpcc_cmd_##name;
@@ -60,7 +60,10 @@ RPCC_COMMANDS(RPCC_DECLARE_COMMAND)
 #undef RPCC_DECLARE_COMMAND
 
 /* The long option every command accepts, for its getopt_long table. */
-#define RPCC_HELP_OPTION { "help", no_argument, NULL, 'h' }
+#define RPCC_HELP_OPTION                                                                           \
+	{                                                                                          \
+		"help", no_argument, NULL, 'h'                                                     \
+	}
 
 /* Prints cmd's usage and options to out (main.c). */
 void rpcc_print_help(const rpcc_command *cmd, FILE *out);

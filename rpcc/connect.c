@@ -56,7 +56,7 @@ static void report_in(const char *command, const pbrpc_error *err, const char *f
 
 pbrpc_call_options rpcc_call_options(const rpcc_context *ctx)
 {
-	pbrpc_call_options opts = { .timeout_ms = ctx->timeout_ms };
+	pbrpc_call_options opts = {.timeout_ms = ctx->timeout_ms};
 
 	return opts;
 }
@@ -70,7 +70,7 @@ pbrpc_client *rpcc_connect(const rpcc_context *ctx)
 	uint8_t key[PBRPC_KEY_BYTES];
 	pbrpc_client_options opts;
 	pbrpc_client *client;
-	pbrpc_error err = { 0 };
+	pbrpc_error err = {0};
 
 	if (path == NULL) {
 		rpcc_reportf(command, PBRPC_FAILED_PRECONDITION,
@@ -84,8 +84,10 @@ pbrpc_client *rpcc_connect(const rpcc_context *ctx)
 		else
 			report_in(command, &err, "key %s", path);
 		if (err.code == PBRPC_NOT_FOUND)
-			fprintf(stderr, "rpcc: create one with 'rpcc keygen %s' "
-			        "(the server needs the same key)\n", path);
+			fprintf(stderr,
+			        "rpcc: create one with 'rpcc keygen %s' "
+			        "(the server needs the same key)\n",
+			        path);
 		return NULL;
 	}
 

@@ -17,7 +17,7 @@
 #include "report.h"
 
 #define RPCC_TABLE_ROW(name) &rpcc_cmd_##name,
-static const rpcc_command *const commands[] = { RPCC_COMMANDS(RPCC_TABLE_ROW) };
+static const rpcc_command *const commands[] = {RPCC_COMMANDS(RPCC_TABLE_ROW)};
 #undef RPCC_TABLE_ROW
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -49,14 +49,16 @@ static void print_global_help(FILE *out)
 	      "  -h, --help         show this help\n"
 	      "  -V, --version      show the version\n"
 	      "\n"
-	      "Commands:\n", out);
+	      "Commands:\n",
+	      out);
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
 	fputs("\n"
 	      "'rpcc COMMAND --help' shows a command's options.\n"
 	      "Exit status: 0 success, 1 a call failed, 2 bad usage,\n"
 	      "255 connection or authentication failure.\n"
-	      "'rpcc exec' exits with the remote program's status: see 'rpcc exec --help'.\n", out);
+	      "'rpcc exec' exits with the remote program's status: see 'rpcc exec --help'.\n",
+	      out);
 }
 
 void rpcc_print_help(const rpcc_command *cmd, FILE *out)
@@ -79,7 +81,7 @@ int rpcc_help(const rpcc_command *cmd)
 
 int rpcc_parse_no_options(const rpcc_context *ctx, int argc, char **argv)
 {
-	static const struct option options[] = { RPCC_HELP_OPTION, { NULL, 0, NULL, 0 } };
+	static const struct option options[] = {RPCC_HELP_OPTION, {NULL, 0, NULL, 0}};
 	int opt;
 
 	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
@@ -143,14 +145,11 @@ static int run_command(const rpcc_command *cmd, rpcc_context *ctx, int argc, cha
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
-		{ "server", required_argument, NULL, 'S' },
-		{ "key", required_argument, NULL, 'K' },
-		{ "timeout", required_argument, NULL, 'T' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+	    {"server", required_argument, NULL, 'S'},  {"key", required_argument, NULL, 'K'},
+	    {"timeout", required_argument, NULL, 'T'}, {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
 	};
-	rpcc_context ctx = { 0 };
+	rpcc_context ctx = {0};
 	const rpcc_command *cmd;
 	int opt;
 
@@ -170,17 +169,16 @@ int main(int argc, char **argv)
 			break;
 		case 'T':
 			if (rpcc_parse_seconds(optarg, MAX_TIMEOUT_MS, &ctx.timeout_ms) != 0)
-				return rpcc_usage_error(NULL, "--timeout: '%s' is not a number of "
-				                        "seconds (0 = none, at most a year)", optarg);
+				return rpcc_usage_error(NULL,
+				                        "--timeout: '%s' is not a number of "
+				                        "seconds (0 = none, at most a year)",
+				                        optarg);
 			break;
-		case 'h':
-			print_global_help(stdout);
-			return finish_stdout(NULL, RPCC_EXIT_OK);
+		case 'h': print_global_help(stdout); return finish_stdout(NULL, RPCC_EXIT_OK);
 		case 'V':
 			printf("rpcc %s\n", PBRPC_VERSION);
 			return finish_stdout(NULL, RPCC_EXIT_OK);
-		default:
-			return rpcc_usage_error(NULL, NULL);
+		default: return rpcc_usage_error(NULL, NULL);
 		}
 	}
 	if (optind >= argc)

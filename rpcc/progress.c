@@ -20,7 +20,7 @@ static int64_t now_ns(void)
 /* "1023 B", "12.3 KiB", "4.0 GiB" */
 static void human(char *buf, size_t size, double bytes)
 {
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
 	size_t u = 0;
 	while (bytes >= 1024 && u + 1 < sizeof units / sizeof units[0]) {
 		bytes /= 1024;

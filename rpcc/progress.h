@@ -8,9 +8,9 @@
 typedef struct rpcc_progress {
 	int enabled;
 	char label[48];
-	uint64_t total;      /* 0 with total_known 0: a stream of unknown length */
+	uint64_t total; /* 0 with total_known 0: a stream of unknown length */
 	int total_known;
-	uint64_t first;      /* bytes already there when we started (a resume) */
+	uint64_t first; /* bytes already there when we started (a resume) */
 	uint64_t done;
 	int64_t start_ns, drawn_ns;
 } rpcc_progress;

@@ -15,8 +15,8 @@
 
 /* The environment every program starts from; the client may override any. */
 static const char *const base_env[] = {
-	"PATH=/usr/local/bin:/usr/bin:/bin",
-	"LANG=C.UTF-8",
+    "PATH=/usr/local/bin:/usr/bin:/bin",
+    "LANG=C.UTF-8",
 };
 
 static pbrpc_status fail(pbrpc_error *err, pbrpc_status code, const char *fmt, ...)
@@ -119,8 +119,8 @@ static pbrpc_status build_env(rpcd_exec_plan *plan, const Pbrpc__Exec__Start *st
 		const ProtobufCBinaryData *e = &start->env[i];
 		const uint8_t *eq = e->len ? memchr(e->data, '=', e->len) : NULL;
 		if (!eq || eq == e->data)
-			return fail(err, PBRPC_INVALID_ARGUMENT,
-			            "env entry %zu is not NAME=VALUE", i);
+			return fail(err, PBRPC_INVALID_ARGUMENT, "env entry %zu is not NAME=VALUE",
+			            i);
 	}
 	size_t n_base = sizeof base_env / sizeof base_env[0];
 	/* base + HOME + the client's + NULL */
@@ -177,8 +177,8 @@ static pbrpc_status build_cwd(rpcd_exec_plan *plan, const Pbrpc__Exec__Start *st
 	if (stat(dir, &st) != 0) {
 		int e = errno;
 		pbrpc_status code = e == ENOENT || e == ENOTDIR ? PBRPC_NOT_FOUND
-		                    : e == EACCES              ? PBRPC_PERMISSION_DENIED
-		                                               : PBRPC_FAILED_PRECONDITION;
+		                    : e == EACCES               ? PBRPC_PERMISSION_DENIED
+		                                                : PBRPC_FAILED_PRECONDITION;
 		return fail(err, code, "cwd %.200s: %s", dir, strerror(e));
 	}
 	if (!S_ISDIR(st.st_mode))

@@ -10,15 +10,15 @@
 
 /* Limits on what a client may ask for, each for argv and env separately. */
 #define RPCD_EXEC_MAX_ENTRIES 256
-#define RPCD_EXEC_MAX_BYTES (64u << 10)
+#define RPCD_EXEC_MAX_BYTES   (64u << 10)
 
 typedef struct rpcd_exec_plan {
-	char **argv;          /* NULL-terminated; argv[0] is the file to execute */
-	char **env;           /* NULL-terminated "NAME=VALUE": base + the client's */
-	char *cwd;            /* the directory to run in */
-	const char *program;  /* what the policy checks and logs name: argv[0] or "/bin/sh" */
-	const char *name;     /* what the client named: argv[0], or "sh -c" */
-	uint32_t timeout_ms;  /* 0: none */
+	char **argv;         /* NULL-terminated; argv[0] is the file to execute */
+	char **env;          /* NULL-terminated "NAME=VALUE": base + the client's */
+	char *cwd;           /* the directory to run in */
+	const char *program; /* what the policy checks and logs name: argv[0] or "/bin/sh" */
+	const char *name;    /* what the client named: argv[0], or "sh -c" */
+	uint32_t timeout_ms; /* 0: none */
 	int with_stdin;
 } rpcd_exec_plan;
 

@@ -9,7 +9,7 @@
 
 /* An allow-list longer than this is a mistake, not a policy. */
 #define MAX_ALLOWED 4096
-#define MAX_LINE 4096
+#define MAX_LINE    4096
 
 static int fail(pbrpc_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

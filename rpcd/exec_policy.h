@@ -8,9 +8,9 @@
 #include "pbrpc.h"
 
 typedef struct rpcd_exec_policy {
-	int disabled;    /* --no-exec */
-	int has_allow;   /* --exec-allow was given: only the listed paths run */
-	char **allowed;  /* absolute program paths, malloc'ed */
+	int disabled;   /* --no-exec */
+	int has_allow;  /* --exec-allow was given: only the listed paths run */
+	char **allowed; /* absolute program paths, malloc'ed */
 	size_t n_allowed;
 } rpcd_exec_policy;
 

@@ -20,23 +20,23 @@ enum get_job { GET_JOB_OPEN, GET_JOB_READ };
 
 typedef struct get_transfer {
 	file_service *svc;
-	pbrpc_call *call;  /* NULL once the call has ended */
+	pbrpc_call *call; /* NULL once the call has ended */
 	uv_work_t work;
 	enum get_job job;
 	int job_running;
-	int busy;          /* inside pump(): library calls may re-enter us */
+	int busy; /* inside pump(): library calls may re-enter us */
 	int pump_again;
 	pbrpc_error job_err;
 
 	char path[PATH_MAX];
-	uint64_t offset;   /* the first byte the client wants */
+	uint64_t offset; /* the first byte the client wants */
 	int fd;
 	struct stat st;
-	uint64_t size;     /* the size at open: exactly this much is sent and hashed */
+	uint64_t size; /* the size at open: exactly this much is sent and hashed */
 	uint64_t next_read;
 	crypto_generichash_state hash;
 
-	uint8_t *slot[2];  /* FILE_CHUNK bytes each */
+	uint8_t *slot[2]; /* FILE_CHUNK bytes each */
 	size_t slot_len[2];
 	int first_full, n_full; /* filled slots waiting to be sent, oldest first */
 	int job_slot;           /* the slot a read job fills: the one after them */
@@ -86,7 +86,8 @@ static void open_job(get_transfer *t)
 		return;
 	}
 	if (!S_ISREG(t->st.st_mode)) {
-		file_fail(&t->job_err, PBRPC_FAILED_PRECONDITION, "%s: not a regular file", t->path);
+		file_fail(&t->job_err, PBRPC_FAILED_PRECONDITION, "%s: not a regular file",
+		          t->path);
 		return;
 	}
 	t->size = (uint64_t)t->st.st_size;
@@ -239,8 +240,7 @@ static void pump(get_transfer *t)
 		if (t->n_full < 2 && t->next_read < t->size) {
 			t->job_slot = (t->first_full + t->n_full) % 2;
 			start_job(t, GET_JOB_READ);
-		}
-		else if (t->n_full == 0 && t->next_read == t->size)
+		} else if (t->n_full == 0 && t->next_read == t->size)
 			send_checksum(t);
 	} while (t->pump_again && t->call);
 	t->busy--;
@@ -294,7 +294,6 @@ void file_get(pbrpc_call *call, pbrpc_event event, const Pbrpc__File__GetRequest
 		}
 		break;
 	case PBRPC_EV_MESSAGE:
-	case PBRPC_EV_HALF_CLOSE:
-		break; /* a server-streaming call gets neither */
+	case PBRPC_EV_HALF_CLOSE: break; /* a server-streaming call gets neither */
 	}
 }

@@ -43,8 +43,7 @@ int file_io_pwrite(int fd, const uint8_t *buf, size_t n, uint64_t off)
 	return 0;
 }
 
-int file_io_hash_prefix(int fd, uint64_t n, crypto_generichash_state *st, uint8_t *buf,
-                        size_t size)
+int file_io_hash_prefix(int fd, uint64_t n, crypto_generichash_state *st, uint8_t *buf, size_t size)
 {
 	uint64_t off = 0;
 	while (off < n) {

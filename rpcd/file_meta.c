@@ -14,7 +14,7 @@
 #include "file_service.h"
 
 /* One reply must fit a record (4 MiB by default): cap what a listing holds. */
-#define LIST_MAX_ENTRIES 20000
+#define LIST_MAX_ENTRIES    20000
 #define LIST_MAX_NAME_BYTES (2u << 20)
 
 typedef struct meta_job {
@@ -49,7 +49,8 @@ static int by_name(const void *a, const void *b)
 
 static void list_work(meta_job *j)
 {
-	int fd = file_open_beneath(j->svc->root_fd, j->path, O_RDONLY | O_DIRECTORY | O_NONBLOCK, 0);
+	int fd =
+	    file_open_beneath(j->svc->root_fd, j->path, O_RDONLY | O_DIRECTORY | O_NONBLOCK, 0);
 	if (fd < 0) {
 		file_errno_status(errno, j->path, &j->err);
 		return;
@@ -183,8 +184,7 @@ int file_list(pbrpc_call *call, const Pbrpc__File__ListRequest *request,
 	return start(call, &request->path, &reply->base, 1);
 }
 
-int file_stat(pbrpc_call *call, const Pbrpc__File__StatRequest *request,
-              Pbrpc__File__Entry *reply)
+int file_stat(pbrpc_call *call, const Pbrpc__File__StatRequest *request, Pbrpc__File__Entry *reply)
 {
 	return start(call, &request->path, &reply->base, 0);
 }

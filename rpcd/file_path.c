@@ -29,8 +29,7 @@ pbrpc_status file_fail(pbrpc_error *err, pbrpc_status code, const char *fmt, ...
 	return code;
 }
 
-pbrpc_status file_path_check(const uint8_t *path, size_t len, char out[PATH_MAX],
-                             pbrpc_error *err)
+pbrpc_status file_path_check(const uint8_t *path, size_t len, char out[PATH_MAX], pbrpc_error *err)
 {
 	if (len == 0)
 		return file_fail(err, PBRPC_INVALID_ARGUMENT, "empty path");
@@ -48,7 +47,8 @@ pbrpc_status file_path_check(const uint8_t *path, size_t len, char out[PATH_MAX]
 		size_t n = strcspn(p, "/");
 		if (n > NAME_MAX)
 			return file_fail(err, PBRPC_INVALID_ARGUMENT,
-			                 "a component of %s is longer than %d bytes", out, NAME_MAX);
+			                 "a component of %s is longer than %d bytes", out,
+			                 NAME_MAX);
 		if (n == 2 && p[0] == '.' && p[1] == '.')
 			return file_fail(err, PBRPC_PERMISSION_DENIED,
 			                 "%s: '..' is not allowed in paths", out);
@@ -84,9 +84,9 @@ pbrpc_status file_path_split(const char *path, char parent[PATH_MAX], const char
 int file_open_beneath(int root_fd, const char *path, int flags, mode_t mode)
 {
 	struct open_how how = {
-		.flags = (uint64_t)(flags | O_CLOEXEC),
-		.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+	    .flags = (uint64_t)(flags | O_CLOEXEC),
+	    .mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
+	    .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
 	};
 	for (int i = 0; i < OPENAT2_RETRIES; i++) {
 		long fd = syscall(SYS_openat2, root_fd, path, &how, sizeof how);
@@ -101,15 +101,11 @@ int file_open_beneath(int root_fd, const char *path, int flags, mode_t mode)
 pbrpc_status file_errno_status(int error, const char *path, pbrpc_error *err)
 {
 	switch (error) {
-	case ENOENT:
-		return file_fail(err, PBRPC_NOT_FOUND, "%s: no such file or directory", path);
-	case EISDIR:
-		return file_fail(err, PBRPC_FAILED_PRECONDITION, "%s: is a directory", path);
-	case ENOTDIR:
-		return file_fail(err, PBRPC_FAILED_PRECONDITION, "%s: not a directory", path);
+	case ENOENT: return file_fail(err, PBRPC_NOT_FOUND, "%s: no such file or directory", path);
+	case EISDIR: return file_fail(err, PBRPC_FAILED_PRECONDITION, "%s: is a directory", path);
+	case ENOTDIR: return file_fail(err, PBRPC_FAILED_PRECONDITION, "%s: not a directory", path);
 	case EACCES:
-	case EPERM:
-		return file_fail(err, PBRPC_PERMISSION_DENIED, "%s: permission denied", path);
+	case EPERM: return file_fail(err, PBRPC_PERMISSION_DENIED, "%s: permission denied", path);
 	case EXDEV:
 		return file_fail(err, PBRPC_PERMISSION_DENIED, "%s: leads outside the root", path);
 	case ELOOP:
@@ -125,16 +121,13 @@ pbrpc_status file_errno_status(int error, const char *path, pbrpc_error *err)
 	case ENFILE:
 	case ENOMEM:
 		return file_fail(err, PBRPC_RESOURCE_EXHAUSTED, "%s: %s", path, strerror(error));
-	case ENAMETOOLONG:
-		return file_fail(err, PBRPC_INVALID_ARGUMENT, "%s: name too long", path);
+	case ENAMETOOLONG: return file_fail(err, PBRPC_INVALID_ARGUMENT, "%s: name too long", path);
 	case EEXIST:
-	case ENOTEMPTY:
-		return file_fail(err, PBRPC_ALREADY_EXISTS, "%s: already exists", path);
+	case ENOTEMPTY: return file_fail(err, PBRPC_ALREADY_EXISTS, "%s: already exists", path);
 	case ENOSYS:
 		return file_fail(err, PBRPC_UNIMPLEMENTED,
 		                 "%s: this kernel has no openat2, which safe paths need", path);
-	default:
-		return file_fail(err, PBRPC_INTERNAL, "%s: %s", path, strerror(error));
+	default: return file_fail(err, PBRPC_INTERNAL, "%s: %s", path, strerror(error));
 	}
 }
 

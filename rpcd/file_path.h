@@ -20,8 +20,7 @@
 /* Checks a path from the network and copies it, NUL-terminated, into out:
  * INVALID_ARGUMENT if empty, absolute, holding a NUL byte, or too long (the
  * whole or a component); PERMISSION_DENIED for a ".." component. */
-pbrpc_status file_path_check(const uint8_t *path, size_t len, char out[PATH_MAX],
-                             pbrpc_error *err);
+pbrpc_status file_path_check(const uint8_t *path, size_t len, char out[PATH_MAX], pbrpc_error *err);
 
 /* Splits a checked path into its directory (written to parent, "." if none)
  * and its last component (*name points into path). INVALID_ARGUMENT if the

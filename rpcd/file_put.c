@@ -24,7 +24,7 @@
 #include "file_io.h"
 #include "file_service.h"
 
-#define PUT_MAX_QUEUED (2 * (size_t)FILE_CHUNK)
+#define PUT_MAX_QUEUED   (2 * (size_t)FILE_CHUNK)
 #define NANOS_PER_SECOND 1000000000u
 
 /* Permission bits a client may ask for: no set-id bits from the network. */
@@ -47,7 +47,7 @@ typedef struct put_transfer {
 	file_upload upload; /* listed in svc->uploads from header to the end */
 	file_service *svc;
 	uv_loop_t *loop;
-	pbrpc_call *call;   /* NULL once the call has ended */
+	pbrpc_call *call; /* NULL once the call has ended */
 	uv_work_t work;
 	enum put_job job;
 	int job_running, busy, closing, listed;
@@ -55,7 +55,7 @@ typedef struct put_transfer {
 
 	char path[PATH_MAX];
 	char parent[PATH_MAX];
-	const char *name;   /* the last component, inside path */
+	const char *name; /* the last component, inside path */
 	uint64_t size;
 	int size_unknown, no_clobber, resume;
 	uint64_t offset;
@@ -63,15 +63,15 @@ typedef struct put_transfer {
 	struct timespec mtime;
 
 	int dir_fd, fd;
-	int opened;         /* the open job succeeded: fd is the temporary file */
-	int keep_temp;      /* on close: leave the temporary file for a resume */
-	uint64_t written;   /* bytes in the temporary file (jobs only while one runs) */
-	uint64_t received;  /* offset + data bytes received */
+	int opened;        /* the open job succeeded: fd is the temporary file */
+	int keep_temp;     /* on close: leave the temporary file for a resume */
+	uint64_t written;  /* bytes in the temporary file (jobs only while one runs) */
+	uint64_t received; /* offset + data bytes received */
 	crypto_generichash_state hash;
 
 	put_chunk *queue, *queue_tail; /* received, waiting for a write job */
 	size_t queued;
-	put_chunk *writing;            /* the running write job's */
+	put_chunk *writing; /* the running write job's */
 	int paused, have_header, have_checksum, half_closed;
 	uint8_t client_sum[FILE_HASH_BYTES];
 	uint8_t stored_sum[FILE_HASH_BYTES];
@@ -164,7 +164,8 @@ static void open_job(put_transfer *t, uint8_t *buf)
 		if (t->fd < 0 && !(errno == ENOENT && t->offset == 0)) {
 			if (errno == ENOENT)
 				file_fail(&t->job_err, PBRPC_FAILED_PRECONDITION,
-				          "%s: nothing of an earlier upload is kept; start over", t->path);
+				          "%s: nothing of an earlier upload is kept; start over",
+				          t->path);
 			else
 				file_errno_status(errno, t->path, &t->job_err);
 			return;
@@ -173,9 +174,10 @@ static void open_job(put_transfer *t, uint8_t *buf)
 	if (t->fd >= 0) {
 		if (fstat(t->fd, &st) != 0 || !S_ISREG(st.st_mode) ||
 		    (uint64_t)st.st_size < t->offset) {
-			file_fail(&t->job_err, PBRPC_FAILED_PRECONDITION,
-			          "%s: the server kept fewer bytes than the resume offset; start over",
-			          t->path);
+			file_fail(
+			    &t->job_err, PBRPC_FAILED_PRECONDITION,
+			    "%s: the server kept fewer bytes than the resume offset; start over",
+			    t->path);
 			return;
 		}
 		/* The kept part is hashed again: the checksum covers the whole file. */
@@ -237,9 +239,9 @@ static void commit_job(put_transfer *t)
 		file_errno_status(errno, t->path, &t->job_err);
 		return;
 	}
-	int rc = t->no_clobber ? renameat2(t->dir_fd, t->upload.temp, t->dir_fd, t->name,
-	                                   RENAME_NOREPLACE)
-	                       : renameat(t->dir_fd, t->upload.temp, t->dir_fd, t->name);
+	int rc = t->no_clobber
+	             ? renameat2(t->dir_fd, t->upload.temp, t->dir_fd, t->name, RENAME_NOREPLACE)
+	             : renameat(t->dir_fd, t->upload.temp, t->dir_fd, t->name);
 	if (rc != 0) {
 		/* A directory created at the target meanwhile: renameat says EISDIR
 		 * or ENOTEMPTY/EEXIST; all mean the same to the client here. */
@@ -247,7 +249,7 @@ static void commit_job(put_transfer *t)
 		return;
 	}
 	fsync(t->dir_fd); /* the rename itself must survive a crash */
-	t->opened = 0;      /* the temporary name is gone: nothing to remove */
+	t->opened = 0;    /* the temporary name is gone: nothing to remove */
 }
 
 static void close_job(put_transfer *t)
@@ -277,15 +279,9 @@ static void on_work(uv_work_t *w)
 		free(buf);
 		break;
 	}
-	case PUT_JOB_WRITE:
-		write_job(t);
-		break;
-	case PUT_JOB_COMMIT:
-		commit_job(t);
-		break;
-	case PUT_JOB_CLOSE:
-		close_job(t);
-		break;
+	case PUT_JOB_WRITE: write_job(t); break;
+	case PUT_JOB_COMMIT: commit_job(t); break;
+	case PUT_JOB_CLOSE: close_job(t); break;
 	}
 }
 
@@ -314,11 +310,10 @@ static void send_reply(put_transfer *t)
 	reply.size = t->written;
 	reply.checksum.data = t->stored_sum;
 	reply.checksum.len = sizeof t->stored_sum;
-	pbrpc_server_log(t->svc->server, PBRPC_LOG_INFO, "%s put %s: %llu bytes from %llu",
-	                 pbrpc_call_conn_name(t->call),
-	                 file_path_printable(t->path, shown, sizeof shown),
-	                 (unsigned long long)(t->written - t->offset),
-	                 (unsigned long long)t->offset);
+	pbrpc_server_log(
+	    t->svc->server, PBRPC_LOG_INFO, "%s put %s: %llu bytes from %llu",
+	    pbrpc_call_conn_name(t->call), file_path_printable(t->path, shown, sizeof shown),
+	    (unsigned long long)(t->written - t->offset), (unsigned long long)t->offset);
 	t->busy++;
 	pbrpc_status st = pbrpc_call_send(t->call, &reply.base);
 	t->busy--;
@@ -368,8 +363,7 @@ static void after_work(uv_work_t *w, int status)
 	release_if_idle(t);
 }
 
-static pbrpc_status take_header(put_transfer *t, const Pbrpc__File__PutHeader *h,
-                                pbrpc_error *err)
+static pbrpc_status take_header(put_transfer *t, const Pbrpc__File__PutHeader *h, pbrpc_error *err)
 {
 	pbrpc_status st = file_path_check(h->path.data, h->path.len, t->path, err);
 	if (st != PBRPC_OK)
@@ -381,8 +375,9 @@ static pbrpc_status take_header(put_transfer *t, const Pbrpc__File__PutHeader *h
 	if (h->offset && !h->resume)
 		return file_fail(err, PBRPC_INVALID_ARGUMENT, "an offset needs resume");
 	if (h->resume && h->size_unknown)
-		return file_fail(err, PBRPC_INVALID_ARGUMENT, "an upload of unknown size cannot "
-		                                               "resume");
+		return file_fail(err, PBRPC_INVALID_ARGUMENT,
+		                 "an upload of unknown size cannot "
+		                 "resume");
 	if (!h->size_unknown && h->offset > h->size)
 		return file_fail(err, PBRPC_OUT_OF_RANGE, "resume offset past the size");
 	t->size = h->size;
@@ -398,8 +393,10 @@ static pbrpc_status take_header(put_transfer *t, const Pbrpc__File__PutHeader *h
 	               t->upload.temp);
 	for (file_upload *u = t->svc->uploads; u; u = u->next)
 		if (strcmp(u->temp, t->upload.temp) == 0)
-			return file_fail(err, PBRPC_ABORTED, "%s: the same upload is already in "
-			                                      "progress", t->path);
+			return file_fail(err, PBRPC_ABORTED,
+			                 "%s: the same upload is already in "
+			                 "progress",
+			                 t->path);
 	t->upload.next = t->svc->uploads;
 	t->svc->uploads = &t->upload;
 	t->listed = 1;
@@ -408,12 +405,11 @@ static pbrpc_status take_header(put_transfer *t, const Pbrpc__File__PutHeader *h
 	return PBRPC_OK;
 }
 
-static pbrpc_status take_data(put_transfer *t, const ProtobufCBinaryData *data,
-                              pbrpc_error *err)
+static pbrpc_status take_data(put_transfer *t, const ProtobufCBinaryData *data, pbrpc_error *err)
 {
 	if (!t->size_unknown && data->len > t->size - t->received)
-		return file_fail(err, PBRPC_INVALID_ARGUMENT, "%s: more data than the header's size",
-		                 t->path);
+		return file_fail(err, PBRPC_INVALID_ARGUMENT,
+		                 "%s: more data than the header's size", t->path);
 	if (data->len == 0)
 		return PBRPC_OK;
 	put_chunk *c = malloc(sizeof *c + data->len);
@@ -444,7 +440,8 @@ static void put_message(put_transfer *t, const Pbrpc__File__PutRequest *msg)
 	pbrpc_status st = PBRPC_OK;
 
 	if (!t->have_header && msg->part_case != PBRPC__FILE__PUT_REQUEST__PART_HEADER)
-		st = file_fail(&err, PBRPC_INVALID_ARGUMENT, "the first message must be the header");
+		st =
+		    file_fail(&err, PBRPC_INVALID_ARGUMENT, "the first message must be the header");
 	else if (t->have_checksum)
 		st = file_fail(&err, PBRPC_INVALID_ARGUMENT, "nothing may follow the checksum");
 	else if (msg->part_case == PBRPC__FILE__PUT_REQUEST__PART_HEADER)
@@ -457,8 +454,10 @@ static void put_message(put_transfer *t, const Pbrpc__File__PutRequest *msg)
 		memcpy(t->client_sum, msg->checksum.data, FILE_HASH_BYTES);
 		t->have_checksum = 1;
 	} else {
-		st = file_fail(&err, PBRPC_INVALID_ARGUMENT, "a message with no header, data or "
-		                                              "%d-byte checksum", FILE_HASH_BYTES);
+		st = file_fail(&err, PBRPC_INVALID_ARGUMENT,
+		               "a message with no header, data or "
+		               "%d-byte checksum",
+		               FILE_HASH_BYTES);
 	}
 	if (st != PBRPC_OK)
 		end_call(t, st, err.message);
@@ -506,8 +505,7 @@ void file_put(pbrpc_call *call, pbrpc_event event, const Pbrpc__File__PutRequest
 		t->keep_temp = !t->size_unknown;
 		break;
 	case PBRPC_EV_START:
-	case PBRPC_EV_WRITABLE:
-		break;
+	case PBRPC_EV_WRITABLE: break;
 	}
 	t->busy--;
 	release_if_idle(t);

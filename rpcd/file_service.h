@@ -15,15 +15,15 @@
 #include "pbrpc/file.pbrpc.h"
 
 /* Data moves in chunks of this size (records are at most 4 MiB). */
-#define FILE_CHUNK (1u << 20)
+#define FILE_CHUNK      (1u << 20)
 #define FILE_HASH_BYTES 32 /* BLAKE2b-256 */
 
 typedef struct file_upload file_upload;
 
 typedef struct file_service {
-	int root_fd;           /* O_DIRECTORY; everything resolves beneath it */
-	pbrpc_server *server;  /* for log lines */
-	file_upload *uploads;  /* in progress; the loop thread's only */
+	int root_fd;          /* O_DIRECTORY; everything resolves beneath it */
+	pbrpc_server *server; /* for log lines */
+	file_upload *uploads; /* in progress; the loop thread's only */
 } file_service;
 
 /* file_get.c */
@@ -37,7 +37,6 @@ int file_put_offset(pbrpc_call *call, const Pbrpc__File__PutOffsetRequest *reque
 /* file_meta.c */
 int file_list(pbrpc_call *call, const Pbrpc__File__ListRequest *request,
               Pbrpc__File__ListReply *reply);
-int file_stat(pbrpc_call *call, const Pbrpc__File__StatRequest *request,
-              Pbrpc__File__Entry *reply);
+int file_stat(pbrpc_call *call, const Pbrpc__File__StatRequest *request, Pbrpc__File__Entry *reply);
 
 #endif /* RPCD_FILE_SERVICE_H */

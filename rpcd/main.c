@@ -119,14 +119,9 @@ int main(int argc, char **argv)
 {
 	rpcd_options o;
 	switch (rpcd_options_parse(argc, argv, &o)) {
-	case RPCD_PARSE_RUN:
-		break;
-	case RPCD_PARSE_EXIT_OK:
-		rpcd_options_free(&o);
-		return EXIT_SUCCESS;
-	case RPCD_PARSE_ERROR:
-		rpcd_options_free(&o);
-		return EXIT_STARTUP;
+	case RPCD_PARSE_RUN: break;
+	case RPCD_PARSE_EXIT_OK: rpcd_options_free(&o); return EXIT_SUCCESS;
+	case RPCD_PARSE_ERROR: rpcd_options_free(&o); return EXIT_STARTUP;
 	}
 	/* A peer that vanishes mid-write must cost an EPIPE, not the daemon. */
 	signal(SIGPIPE, SIG_IGN);

@@ -22,27 +22,27 @@ enum {
 
 /* A generous cap that still catches typos; the library bounds its own work. */
 #define RPCD_MAX_MAX_CONNECTIONS 1000000u
-#define RPCD_MAX_MAX_CALLS 65536u
-#define RPCD_MAX_TIMEOUT_MS 86400000u /* one day */
-#define RPCD_MAX_MAX_EXEC 4096u
+#define RPCD_MAX_MAX_CALLS       65536u
+#define RPCD_MAX_TIMEOUT_MS      86400000u /* one day */
+#define RPCD_MAX_MAX_EXEC        4096u
 
 static const struct option long_options[] = {
-	{"listen", required_argument, NULL, 'l'},
-	{"key", required_argument, NULL, 'k'},
-	{"root", required_argument, NULL, 'r'},
-	{"max-record", required_argument, NULL, OPT_MAX_RECORD},
-	{"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
-	{"max-calls", required_argument, NULL, OPT_MAX_CALLS},
-	{"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT},
-	{"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
-	{"no-exec", no_argument, NULL, OPT_NO_EXEC},
-	{"exec-allow", required_argument, NULL, OPT_EXEC_ALLOW},
-	{"max-exec", required_argument, NULL, OPT_MAX_EXEC},
-	{"verbose", no_argument, NULL, 'v'},
-	{"quiet", no_argument, NULL, 'q'},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, 'V'},
-	{NULL, 0, NULL, 0},
+    {"listen", required_argument, NULL, 'l'},
+    {"key", required_argument, NULL, 'k'},
+    {"root", required_argument, NULL, 'r'},
+    {"max-record", required_argument, NULL, OPT_MAX_RECORD},
+    {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+    {"max-calls", required_argument, NULL, OPT_MAX_CALLS},
+    {"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT},
+    {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+    {"no-exec", no_argument, NULL, OPT_NO_EXEC},
+    {"exec-allow", required_argument, NULL, OPT_EXEC_ALLOW},
+    {"max-exec", required_argument, NULL, OPT_MAX_EXEC},
+    {"verbose", no_argument, NULL, 'v'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
 };
 
 static void print_usage(FILE *out)
@@ -183,7 +183,8 @@ rpcd_parse_result rpcd_options_parse(int argc, char **argv, rpcd_options *o)
 			/* Milliseconds: no K/M suffix makes sense, so digits only. */
 			if (strspn(optarg, "0123456789") != strlen(optarg) ||
 			    parse_count(optarg, RPCD_MAX_TIMEOUT_MS, &value) != 0 || value == 0) {
-				fprintf(stderr, "rpcd: --handshake-timeout '%s': must be 1..%u ms\n",
+				fprintf(stderr,
+				        "rpcd: --handshake-timeout '%s': must be 1..%u ms\n",
 				        optarg, RPCD_MAX_TIMEOUT_MS);
 				return RPCD_PARSE_ERROR;
 			}
@@ -192,15 +193,14 @@ rpcd_parse_result rpcd_options_parse(int argc, char **argv, rpcd_options *o)
 		case OPT_IDLE_TIMEOUT:
 			if (strspn(optarg, "0123456789") != strlen(optarg) ||
 			    parse_count(optarg, RPCD_MAX_TIMEOUT_MS, &value) != 0) {
-				fprintf(stderr, "rpcd: --idle-timeout '%s': must be 0..%u ms (0: never)\n",
+				fprintf(stderr,
+				        "rpcd: --idle-timeout '%s': must be 0..%u ms (0: never)\n",
 				        optarg, RPCD_MAX_TIMEOUT_MS);
 				return RPCD_PARSE_ERROR;
 			}
 			o->idle_timeout_ms = (unsigned)value;
 			break;
-		case OPT_NO_EXEC:
-			o->no_exec = 1;
-			break;
+		case OPT_NO_EXEC: o->no_exec = 1; break;
 		case OPT_EXEC_ALLOW:
 			if (optarg[0] == '\0')
 				return usage_error("--exec-allow needs a file name");
@@ -215,21 +215,14 @@ rpcd_parse_result rpcd_options_parse(int argc, char **argv, rpcd_options *o)
 			}
 			o->max_exec = (unsigned)value;
 			break;
-		case 'v':
-			o->log_level = PBRPC_LOG_DEBUG;
-			break;
-		case 'q':
-			o->log_level = PBRPC_LOG_WARN;
-			break;
-		case 'h':
-			print_usage(stdout);
-			return RPCD_PARSE_EXIT_OK;
+		case 'v': o->log_level = PBRPC_LOG_DEBUG; break;
+		case 'q': o->log_level = PBRPC_LOG_WARN; break;
+		case 'h': print_usage(stdout); return RPCD_PARSE_EXIT_OK;
 		case 'V':
 			printf("rpcd (pbrpc) %s, protocol %d\n", PBRPC_VERSION,
 			       PBRPC_PROTOCOL_VERSION);
 			return RPCD_PARSE_EXIT_OK;
-		case ':':
-			return usage_error("option '%s' needs a value", argv[optind - 1]);
+		case ':': return usage_error("option '%s' needs a value", argv[optind - 1]);
 		default:
 			/* A bad long option is the whole word; a short one may sit in "-vx". */
 			if (strncmp(argv[optind - 1], "--", 2) == 0 || optopt == 0)

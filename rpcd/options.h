@@ -8,27 +8,27 @@
 #include "pbrpc.h"
 
 typedef struct rpcd_options {
-	const char **listen;       /* --listen addresses, pointing into argv */
-	size_t n_listen;           /* 0: PBRPC_DEFAULT_ADDRESS */
-	const char *key_file;      /* NULL: pbrpc_key_default_path() */
-	const char *root;          /* NULL: the default root (see rpcd_default_root) */
-	uint32_t max_record;       /* 0: the library default */
-	unsigned max_connections;  /* 0: the library default */
-	unsigned max_calls;        /* per connection; 0: the library default */
+	const char **listen;           /* --listen addresses, pointing into argv */
+	size_t n_listen;               /* 0: PBRPC_DEFAULT_ADDRESS */
+	const char *key_file;          /* NULL: pbrpc_key_default_path() */
+	const char *root;              /* NULL: the default root (see rpcd_default_root) */
+	uint32_t max_record;           /* 0: the library default */
+	unsigned max_connections;      /* 0: the library default */
+	unsigned max_calls;            /* per connection; 0: the library default */
 	unsigned handshake_timeout_ms; /* 0: the library default */
-	unsigned idle_timeout_ms;  /* 0: never */
-	int log_level;             /* PBRPC_LOG_* */
-	int no_exec;               /* --no-exec: the exec service refuses every run */
-	const char *exec_allow;    /* --exec-allow FILE: only the programs listed there */
-	unsigned max_exec;         /* --max-exec: programs running at once; 0: the default */
+	unsigned idle_timeout_ms;      /* 0: never */
+	int log_level;                 /* PBRPC_LOG_* */
+	int no_exec;                   /* --no-exec: the exec service refuses every run */
+	const char *exec_allow;        /* --exec-allow FILE: only the programs listed there */
+	unsigned max_exec;             /* --max-exec: programs running at once; 0: the default */
 } rpcd_options;
 
 #define RPCD_DEFAULT_MAX_EXEC 16
 
 typedef enum rpcd_parse_result {
-	RPCD_PARSE_RUN = 0,  /* options are valid: start the server */
-	RPCD_PARSE_EXIT_OK,  /* --help or --version was printed: exit 0 */
-	RPCD_PARSE_ERROR,    /* a message was printed to stderr: exit 1 */
+	RPCD_PARSE_RUN = 0, /* options are valid: start the server */
+	RPCD_PARSE_EXIT_OK, /* --help or --version was printed: exit 0 */
+	RPCD_PARSE_ERROR,   /* a message was printed to stderr: exit 1 */
 } rpcd_parse_result;
 
 /* Parses argv into o. o->listen is malloc'ed: free it with rpcd_options_free(). */

@@ -61,26 +61,20 @@ static void echo_chat_message(pbrpc_call *call, const Pbrpc__Echo__EchoRequest *
 static void echo_chat(pbrpc_call *call, pbrpc_event event, const Pbrpc__Echo__EchoRequest *msg)
 {
 	switch (event) {
-	case PBRPC_EV_START:
-		break;
+	case PBRPC_EV_START: break;
 	case PBRPC_EV_MESSAGE:
 		if (msg)
 			echo_chat_message(call, msg);
 		break;
-	case PBRPC_EV_WRITABLE:
-		pbrpc_call_pause(call, 0);
-		break;
-	case PBRPC_EV_HALF_CLOSE:
-		pbrpc_call_finish(call, PBRPC_OK, NULL);
-		break;
-	case PBRPC_EV_CANCEL:
-		break; /* nothing of ours to free */
+	case PBRPC_EV_WRITABLE: pbrpc_call_pause(call, 0); break;
+	case PBRPC_EV_HALF_CLOSE: pbrpc_call_finish(call, PBRPC_OK, NULL); break;
+	case PBRPC_EV_CANCEL: break; /* nothing of ours to free */
 	}
 }
 
 static const pbrpc_echo_echo_handlers echo_handlers = {
-	.say = echo_say,
-	.chat = echo_chat,
+    .say = echo_say,
+    .chat = echo_chat,
 };
 
 pbrpc_status rpcd_echo_register(pbrpc_server *s, pbrpc_error *err)

@@ -24,12 +24,12 @@
 #define READ_CHUNK (64u << 10)
 /* Output is split for clients with a smaller record limit, down to this. */
 #define MIN_OUTPUT_SPLIT 256
-#define KILL_GRACE_MS 2000
+#define KILL_GRACE_MS    2000
 /* How often a finished run looks whether the rest of its group is gone. */
 #define KILL_POLL_MS 50
 /* Stdin queued for the program beyond this pauses the client's connection. */
 #define STDIN_HIGH_WATER (1u << 20)
-#define STDIN_LOW_WATER (256u << 10)
+#define STDIN_LOW_WATER  (256u << 10)
 
 typedef struct exec_service {
 	pbrpc_server *server;
@@ -321,8 +321,8 @@ static void set_reading(exec_run *run, int on)
 
 /* Sends len bytes of one stream; a client whose record limit is below our
  * read size gets the bytes in halves (RESOURCE_EXHAUSTED: too large for it). */
-static pbrpc_status send_output(pbrpc_call *call, Pbrpc__Exec__Output__Stream stream,
-                                uint8_t *data, size_t len)
+static pbrpc_status send_output(pbrpc_call *call, Pbrpc__Exec__Output__Stream stream, uint8_t *data,
+                                size_t len)
 {
 	Pbrpc__Exec__Output output = PBRPC__EXEC__OUTPUT__INIT;
 	Pbrpc__Exec__RunReply reply = PBRPC__EXEC__RUN_REPLY__INIT;
@@ -425,23 +425,15 @@ static pbrpc_status spawn_error(int rc, const char *name, pbrpc_error *err)
 	const char *what;
 	switch (rc) {
 	case UV_ENOENT:
-	case UV_ENOTDIR:
-		code = PBRPC_NOT_FOUND, what = "no such program";
-		break;
+	case UV_ENOTDIR: code = PBRPC_NOT_FOUND, what = "no such program"; break;
 	case UV_EACCES:
 	case UV_EPERM:
-	case UV_EISDIR:
-		code = PBRPC_PERMISSION_DENIED, what = "cannot execute";
-		break;
+	case UV_EISDIR: code = PBRPC_PERMISSION_DENIED, what = "cannot execute"; break;
 	case UV_EMFILE:
 	case UV_ENFILE:
 	case UV_EAGAIN:
-	case UV_ENOMEM:
-		code = PBRPC_RESOURCE_EXHAUSTED, what = "cannot start";
-		break;
-	default:
-		code = PBRPC_INTERNAL, what = "cannot start";
-		break;
+	case UV_ENOMEM: code = PBRPC_RESOURCE_EXHAUSTED, what = "cannot start"; break;
+	default: code = PBRPC_INTERNAL, what = "cannot start"; break;
 	}
 	err->code = code;
 	if (code == PBRPC_NOT_FOUND)
@@ -483,16 +475,16 @@ static pbrpc_status spawn_run(exec_service *svc, pbrpc_call *call, const rpcd_ex
 	stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
 	stdio[2].data.stream = (uv_stream_t *)&run->err;
 	uv_process_options_t options = {
-		.exit_cb = on_child_exit,
-		.file = plan->argv[0],
-		.args = plan->argv,
-		.env = plan->env,
-		.cwd = plan->cwd,
-		/* Its own session and process group, so that a kill reaches all of it.
-		 * libuv opens every descriptor close-on-exec: the child gets just these. */
-		.flags = UV_PROCESS_DETACHED,
-		.stdio_count = 3,
-		.stdio = stdio,
+	    .exit_cb = on_child_exit,
+	    .file = plan->argv[0],
+	    .args = plan->argv,
+	    .env = plan->env,
+	    .cwd = plan->cwd,
+	    /* Its own session and process group, so that a kill reaches all of it.
+	     * libuv opens every descriptor close-on-exec: the child gets just these. */
+	    .flags = UV_PROCESS_DETACHED,
+	    .stdio_count = 3,
+	    .stdio = stdio,
 	};
 	run->start_ns = uv_hrtime();
 	int rc = uv_spawn(loop, &run->process, &options);
@@ -553,8 +545,7 @@ static void exec_run_handler(pbrpc_call *call, pbrpc_event event,
 {
 	exec_run *run = pbrpc_call_data(call);
 	switch (event) {
-	case PBRPC_EV_START:
-		break;
+	case PBRPC_EV_START: break;
 	case PBRPC_EV_MESSAGE:
 		if (!run && msg->msg_case == PBRPC__EXEC__RUN_REQUEST__MSG_START && msg->start)
 			start_run(call, msg->start);
@@ -590,7 +581,7 @@ static void exec_run_handler(pbrpc_call *call, pbrpc_event event,
 }
 
 static const pbrpc_exec_exec_handlers exec_handlers = {
-	.run = exec_run_handler,
+    .run = exec_run_handler,
 };
 
 /* Descriptors rpcd inherited (from a shell, a supervisor) must not reach the

@@ -18,11 +18,11 @@
 #define SWEEP_MAX_DEPTH 32
 
 static const pbrpc_file_file_handlers file_handlers = {
-	.get = file_get,
-	.put = file_put,
-	.put_offset = file_put_offset,
-	.list = file_list,
-	.stat = file_stat,
+    .get = file_get,
+    .put = file_put,
+    .put_offset = file_put_offset,
+    .list = file_list,
+    .stat = file_stat,
 };
 
 /* The service lives as long as the process: rpcd serves one root. */

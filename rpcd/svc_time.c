@@ -7,7 +7,7 @@
 
 /* Bounds on client-given formats: a format is short, and its output must fit
  * a fixed buffer so that "%c%c%c..." cannot ask for unbounded memory. */
-#define TIME_MAX_FORMAT 256
+#define TIME_MAX_FORMAT     256
 #define TIME_FORMATTED_SIZE 1024
 
 static char *call_strdup(pbrpc_call *call, const char *s)
@@ -66,7 +66,7 @@ out_of_memory:
 }
 
 static const pbrpc_time_time_handlers time_handlers = {
-	.now = time_now,
+    .now = time_now,
 };
 
 pbrpc_status rpcd_time_register(pbrpc_server *s, pbrpc_error *err)

@@ -26,8 +26,8 @@ extern "C" {
 #define PBRPC_EXEC_DEFAULT_MAX_OUTPUT (16u << 20)
 
 typedef struct pbrpc_exec_options {
-	const void *stdin_data;  /* the program's whole stdin (borrowed, not copied);
-	                            NULL: it reads /dev/null */
+	const void *stdin_data; /* the program's whole stdin (borrowed, not copied);
+	                           NULL: it reads /dev/null */
 	size_t stdin_len;
 	const char *const *env;  /* NULL-terminated "NAME=VALUE" list added to the
 	                            server's base environment; NULL: none */
@@ -40,15 +40,15 @@ typedef struct pbrpc_exec_options {
 } pbrpc_exec_options;
 
 typedef struct pbrpc_exec_result {
-	char *out;           /* stdout, NUL-terminated (it may also hold NULs) */
+	char *out; /* stdout, NUL-terminated (it may also hold NULs) */
 	size_t out_len;
-	int out_truncated;   /* 1 if stdout was longer than max_output */
-	char *err;           /* stderr, likewise */
+	int out_truncated; /* 1 if stdout was longer than max_output */
+	char *err;         /* stderr, likewise */
 	size_t err_len;
 	int err_truncated;
-	int exit_code;       /* the exit code if it exited, else 0 */
-	int signal;          /* the signal that killed it, else 0 */
-	int timed_out;       /* timeout_ms fired and the group was killed */
+	int exit_code; /* the exit code if it exited, else 0 */
+	int signal;    /* the signal that killed it, else 0 */
+	int timed_out; /* timeout_ms fired and the group was killed */
 	uint64_t duration_ms;
 } pbrpc_exec_result;
 

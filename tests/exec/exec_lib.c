@@ -39,8 +39,9 @@ int main(int argc, char **argv)
 	/* The three lines of the header's promise. */
 	const char *hello[] = {"printf", "hello", NULL};
 	pbrpc_status st = pbrpc_exec(c, hello, NULL, &r, &err);
-	check("printf hello", st == PBRPC_OK && r.exit_code == 0 && r.out_len == 5 &&
-	                          strcmp(r.out, "hello") == 0 && r.err_len == 0,
+	check("printf hello",
+	      st == PBRPC_OK && r.exit_code == 0 && r.out_len == 5 && strcmp(r.out, "hello") == 0 &&
+	          r.err_len == 0,
 	      err.message);
 	pbrpc_exec_result_free(&r);
 
@@ -65,8 +66,9 @@ int main(int argc, char **argv)
 	o.stdin_len = n;
 	const char *cat[] = {"cat", NULL};
 	st = pbrpc_exec(c, cat, &o, &r, &err);
-	check("3 MiB stdin through cat", st == PBRPC_OK && r.exit_code == 0 && r.out_len == n &&
-	                                     memcmp(r.out, data, n) == 0 && !r.out_truncated,
+	check("3 MiB stdin through cat",
+	      st == PBRPC_OK && r.exit_code == 0 && r.out_len == n && memcmp(r.out, data, n) == 0 &&
+	          !r.out_truncated,
 	      err.message);
 	pbrpc_exec_result_free(&r);
 	free(data);
@@ -75,8 +77,8 @@ int main(int argc, char **argv)
 	o.max_output = 1000;
 	const char *zeros[] = {"head", "-c", "100000", "/dev/zero", NULL};
 	st = pbrpc_exec(c, zeros, &o, &r, &err);
-	check("output limit truncates", st == PBRPC_OK && r.exit_code == 0 && r.out_len == 1000 &&
-	                                    r.out_truncated,
+	check("output limit truncates",
+	      st == PBRPC_OK && r.exit_code == 0 && r.out_len == 1000 && r.out_truncated,
 	      err.message);
 	pbrpc_exec_result_free(&r);
 
@@ -84,15 +86,14 @@ int main(int argc, char **argv)
 	o.timeout_ms = 300;
 	const char *sleeper[] = {"sleep", "30", NULL};
 	st = pbrpc_exec(c, sleeper, &o, &r, &err);
-	check("timeout kills", st == PBRPC_OK && r.timed_out && r.signal == 15 &&
-	                           r.duration_ms < 5000,
-	      err.message);
+	check("timeout kills",
+	      st == PBRPC_OK && r.timed_out && r.signal == 15 && r.duration_ms < 5000, err.message);
 	pbrpc_exec_result_free(&r);
 
 	const char *missing[] = {"no-such-program-here", NULL};
 	st = pbrpc_exec(c, missing, NULL, &r, &err);
-	check("missing program is NOT_FOUND", st == PBRPC_NOT_FOUND && r.out == NULL &&
-	                                          strstr(err.message, "no-such-program-here"),
+	check("missing program is NOT_FOUND",
+	      st == PBRPC_NOT_FOUND && r.out == NULL && strstr(err.message, "no-such-program-here"),
 	      err.message);
 	pbrpc_exec_result_free(&r);
 

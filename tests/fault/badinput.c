@@ -182,7 +182,8 @@ static int raw_fill(raw *r, int64_t until)
 			return -1;
 		if (pbrpc_buf_reserve(&r->in, 64 << 10) != 0)
 			return 0;
-		ssize_t n = recv(r->fd, pbrpc_buf_tail(&r->in), pbrpc_buf_room(&r->in), MSG_DONTWAIT);
+		ssize_t n =
+		    recv(r->fd, pbrpc_buf_tail(&r->in), pbrpc_buf_room(&r->in), MSG_DONTWAIT);
 		if (n > 0) {
 			pbrpc_buf_commit(&r->in, (size_t)n);
 			return 1;
@@ -247,7 +248,8 @@ static int raw_handshake(raw *r, const uint8_t key[PBRPC_KEY_BYTES])
 		goto out;
 	}
 	for (;;) {
-		if (pbrpc_buf_len(&out) && raw_send(r, pbrpc_buf_head(&out), pbrpc_buf_len(&out)) != 0) {
+		if (pbrpc_buf_len(&out) &&
+		    raw_send(r, pbrpc_buf_head(&out), pbrpc_buf_len(&out)) != 0) {
 			bad("handshake send: %s", strerror(errno));
 			goto out;
 		}
@@ -340,8 +342,11 @@ static int recv_status(raw *r, uint64_t id, pbrpc_frame *f)
 
 static pbrpc_frame request(uint64_t id, const pbrpc_method_desc *m, uint32_t flags)
 {
-	pbrpc_frame f = {.call_id = id, .kind = PBRPC_FRAME_REQUEST, .flags = flags,
-	                 .method = m->full_name, .method_len = strlen(m->full_name)};
+	pbrpc_frame f = {.call_id = id,
+	                 .kind = PBRPC_FRAME_REQUEST,
+	                 .flags = flags,
+	                 .method = m->full_name,
+	                 .method_len = strlen(m->full_name)};
 	return f;
 }
 
@@ -579,8 +584,11 @@ static int case_unknown_method(void)
 	if (raw_open(&r) != 0)
 		return -1;
 	static const char name[] = "pbrpc.nope.Nope.Nothing";
-	pbrpc_frame f = {.call_id = 7, .kind = PBRPC_FRAME_REQUEST, .method = name,
-	                 .method_len = strlen(name), .flags = PBRPC_FLAG_HAS_MESSAGE};
+	pbrpc_frame f = {.call_id = 7,
+	                 .kind = PBRPC_FRAME_REQUEST,
+	                 .method = name,
+	                 .method_len = strlen(name),
+	                 .flags = PBRPC_FLAG_HAS_MESSAGE};
 	pbrpc_frame st;
 	int rc = send_frame(&r, &f, NULL);
 	if (rc == 0)
@@ -588,7 +596,8 @@ static int case_unknown_method(void)
 	if (rc == 0 && st.status != PBRPC_UNIMPLEMENTED)
 		rc = bad("status %s, want UNIMPLEMENTED", pbrpc_status_name((int)st.status));
 	if (rc == 0 && !memmem(st.message, st.message_len, name, strlen(name)))
-		rc = bad("message '%.*s' does not name the method", (int)st.message_len, st.message);
+		rc =
+		    bad("message '%.*s' does not name the method", (int)st.message_len, st.message);
 	/* The connection stays usable: it was the call that failed. */
 	if (rc == 0) {
 		pbrpc_frame ok = request(8, PBRPC_ECHO_ECHO_SAY_METHOD, PBRPC_FLAG_HAS_MESSAGE);
@@ -602,7 +611,9 @@ static int case_unknown_method(void)
 		char evil[2000];
 		memset(evil, 'A', sizeof evil);
 		memcpy(evil, "x\n\x1b[31m\0y", 9);
-		pbrpc_frame e = {.call_id = 9, .kind = PBRPC_FRAME_REQUEST, .method = evil,
+		pbrpc_frame e = {.call_id = 9,
+		                 .kind = PBRPC_FRAME_REQUEST,
+		                 .method = evil,
 		                 .method_len = sizeof evil};
 		if (send_frame(&r, &e, NULL) != 0 || recv_status(&r, 9, &st) != 0 ||
 		    st.status != PBRPC_UNIMPLEMENTED)
@@ -664,8 +675,8 @@ static int case_vanish_mid_call(void)
 		raw_close(&r);
 		return bad("the chat did not answer its first message");
 	}
-	pbrpc_frame more = {.call_id = 3, .kind = PBRPC_FRAME_MESSAGE,
-	                    .flags = PBRPC_FLAG_HAS_MESSAGE};
+	pbrpc_frame more = {
+	    .call_id = 3, .kind = PBRPC_FRAME_MESSAGE, .flags = PBRPC_FLAG_HAS_MESSAGE};
 	send_frame(&r, &more, &req.base);
 	raw_abort(&r); /* RST with a reply possibly in flight */
 
@@ -699,8 +710,10 @@ static int case_bad_request_payload(void)
 	/* The same inside a streaming call's MESSAGE. */
 	if (rc == 0) {
 		pbrpc_frame c = request(6, PBRPC_ECHO_ECHO_CHAT_METHOD, 0);
-		pbrpc_frame m = {.call_id = 6, .kind = PBRPC_FRAME_MESSAGE,
-		                 .flags = PBRPC_FLAG_HAS_MESSAGE, .payload = junk,
+		pbrpc_frame m = {.call_id = 6,
+		                 .kind = PBRPC_FRAME_MESSAGE,
+		                 .flags = PBRPC_FLAG_HAS_MESSAGE,
+		                 .payload = junk,
 		                 .payload_len = sizeof junk};
 		if (send_frame(&r, &c, NULL) != 0 || send_frame(&r, &m, NULL) != 0 ||
 		    recv_status(&r, 6, &st) != 0)
@@ -752,7 +765,8 @@ static int case_too_many_calls(void)
 			rc = bad("half-closing call 1 did not end it");
 	}
 	if (rc == 0) {
-		pbrpc_frame f = request(1000000, PBRPC_ECHO_ECHO_SAY_METHOD, PBRPC_FLAG_HAS_MESSAGE);
+		pbrpc_frame f =
+		    request(1000000, PBRPC_ECHO_ECHO_SAY_METHOD, PBRPC_FLAG_HAS_MESSAGE);
 		Pbrpc__Echo__EchoRequest req = echo_req("room again");
 		if (send_frame(&r, &f, &req.base) != 0 || recv_status(&r, 1000000, &st) != 0 ||
 		    st.status != PBRPC_OK)
@@ -792,7 +806,8 @@ static int case_frames_for_unknown_calls(void)
 	raw r;
 	if (raw_open(&r) != 0)
 		return -1;
-	pbrpc_frame m = {.call_id = 42, .kind = PBRPC_FRAME_MESSAGE, .flags = PBRPC_FLAG_HAS_MESSAGE};
+	pbrpc_frame m = {
+	    .call_id = 42, .kind = PBRPC_FRAME_MESSAGE, .flags = PBRPC_FLAG_HAS_MESSAGE};
 	pbrpc_frame h = {.call_id = 43, .kind = PBRPC_FRAME_HALF_CLOSE};
 	pbrpc_frame c = {.call_id = 44, .kind = PBRPC_FRAME_CANCEL};
 	pbrpc_frame f = request(45, PBRPC_ECHO_ECHO_SAY_METHOD, PBRPC_FLAG_HAS_MESSAGE), st;
@@ -930,9 +945,10 @@ static int case_second_message_single_request(void)
 		if (raw_open(&r) != 0)
 			return -1;
 		uint64_t id = 40 + i;
-		pbrpc_frame f = request(id, methods[i], PBRPC_FLAG_HAS_MESSAGE | PBRPC_FLAG_HALF_CLOSE);
-		pbrpc_frame more = {.call_id = id, .kind = PBRPC_FRAME_MESSAGE,
-		                    .flags = PBRPC_FLAG_HAS_MESSAGE};
+		pbrpc_frame f =
+		    request(id, methods[i], PBRPC_FLAG_HAS_MESSAGE | PBRPC_FLAG_HALF_CLOSE);
+		pbrpc_frame more = {
+		    .call_id = id, .kind = PBRPC_FRAME_MESSAGE, .flags = PBRPC_FLAG_HAS_MESSAGE};
 		Pbrpc__File__StatRequest stat = PBRPC__FILE__STAT_REQUEST__INIT;
 		Pbrpc__File__GetRequest get = PBRPC__FILE__GET_REQUEST__INIT;
 		stat.path.data = get.path.data = (uint8_t *)"no-such-file";
@@ -944,7 +960,8 @@ static int case_second_message_single_request(void)
 		memcpy(both, a, na);
 		memcpy(both + na, b, nb);
 		pbrpc_frame st;
-		rc = raw_send(&r, both, na + nb); /* one write: the second lands before the answer */
+		rc =
+		    raw_send(&r, both, na + nb); /* one write: the second lands before the answer */
 		free(a);
 		free(b);
 		free(both);
@@ -966,8 +983,11 @@ static int case_method_name_with_nul(void)
 	if (raw_open(&r) != 0)
 		return -1;
 	static const char name[] = "pbrpc.echo.Echo.Say\0trailing junk";
-	pbrpc_frame f = {.call_id = 5, .kind = PBRPC_FRAME_REQUEST, .method = name,
-	                 .method_len = sizeof name - 1, .flags = PBRPC_FLAG_HAS_MESSAGE};
+	pbrpc_frame f = {.call_id = 5,
+	                 .kind = PBRPC_FRAME_REQUEST,
+	                 .method = name,
+	                 .method_len = sizeof name - 1,
+	                 .flags = PBRPC_FLAG_HAS_MESSAGE};
 	Pbrpc__Echo__EchoRequest req = echo_req("x");
 	pbrpc_frame st;
 	int rc = send_frame(&r, &f, &req.base);
@@ -1023,8 +1043,10 @@ static uint32_t rnd(void)
 static int case_random_sealed_frames(void)
 {
 	static const char *const methods[] = {
-	    "pbrpc.echo.Echo.Say", "pbrpc.echo.Echo.Chat", "pbrpc.time.Time.Now",
-	    "pbrpc.reflection.Reflection.List", "pbrpc.echo.Echo.Nope", "", "pbrpc.echo.Echo.Sa",
+	    "pbrpc.echo.Echo.Say",  "pbrpc.echo.Echo.Chat",
+	    "pbrpc.time.Time.Now",  "pbrpc.reflection.Reflection.List",
+	    "pbrpc.echo.Echo.Nope", "",
+	    "pbrpc.echo.Echo.Sa",
 	};
 	/* FAULT_SEED and FAULT_CONNS widen the search by hand. */
 	const char *seed = getenv("FAULT_SEED"), *conns = getenv("FAULT_CONNS");
@@ -1042,9 +1064,11 @@ static int case_random_sealed_frames(void)
 			uint8_t junk[64];
 			Pbrpc__Echo__EchoRequest req = echo_req("random");
 			req.upper = rnd() & 1;
-			pbrpc_frame f = {.call_id = rnd() % 6, .kind = rnd() % 7, .flags = rnd() % 4};
+			pbrpc_frame f = {
+			    .call_id = rnd() % 6, .kind = rnd() % 7, .flags = rnd() % 4};
 			if (rnd() % 3 == 0) {
-				const char *m = methods[rnd() % (sizeof methods / sizeof methods[0])];
+				const char *m =
+				    methods[rnd() % (sizeof methods / sizeof methods[0])];
 				f.method = m;
 				f.method_len = strlen(m);
 			}

@@ -11,7 +11,7 @@
 #include "pbrpc/echo.pbrpc.h"
 #include "pbrpc/reflection.pbrpc.h"
 
-#define THREADS 8
+#define THREADS          8
 #define CALLS_PER_THREAD 2000
 
 static int failures;
@@ -130,8 +130,10 @@ static void test_two_streams(pbrpc_client *c)
 	req.data.data = (uint8_t *)"b";
 	ok = ok && pbrpc_echo_echo_chat_send(b, &req, &err) == PBRPC_OK;
 	/* Read b first: a's reply, which arrives first, waits in a's queue. */
-	ok = ok && pbrpc_echo_echo_chat_recv(b, &rb, &err) == PBRPC_OK && rb && rb->data.data[0] == 'b';
-	ok = ok && pbrpc_echo_echo_chat_recv(a, &ra, &err) == PBRPC_OK && ra && ra->data.data[0] == 'a';
+	ok = ok && pbrpc_echo_echo_chat_recv(b, &rb, &err) == PBRPC_OK && rb &&
+	     rb->data.data[0] == 'b';
+	ok = ok && pbrpc_echo_echo_chat_recv(a, &ra, &err) == PBRPC_OK && ra &&
+	     ra->data.data[0] == 'a';
 	pbrpc_message_free(ra ? &ra->base : NULL);
 	pbrpc_message_free(rb ? &rb->base : NULL);
 	pbrpc_stream_free(a);

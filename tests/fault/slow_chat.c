@@ -18,7 +18,8 @@ static int exchange(pbrpc_stream *s, const char *text, pbrpc_error *err)
 	if (pbrpc_echo_echo_chat_send(s, &req, err) != PBRPC_OK ||
 	    pbrpc_echo_echo_chat_recv(s, &reply, err) != PBRPC_OK || !reply)
 		return -1;
-	int ok = reply->data.len == req.data.len && memcmp(reply->data.data, text, req.data.len) == 0;
+	int ok =
+	    reply->data.len == req.data.len && memcmp(reply->data.data, text, req.data.len) == 0;
 	pbrpc_message_free(&reply->base);
 	return ok ? 0 : -1;
 }

@@ -13,7 +13,7 @@
 #include "pbrpc.h"
 #include "pbrpc/echo.pbrpc.h"
 
-#define MAX_THREADS 64
+#define MAX_THREADS  64
 #define TIME_LIMIT_S 120.0 /* a hang or a crawl is a failure, not a slow pass */
 
 typedef struct worker {

@@ -134,8 +134,8 @@ static void test_bad_forms(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_ipv4),     cmocka_unit_test(test_ipv6),
-	    cmocka_unit_test(test_unix),     cmocka_unit_test(test_hostname),
+	    cmocka_unit_test(test_ipv4),      cmocka_unit_test(test_ipv6),
+	    cmocka_unit_test(test_unix),      cmocka_unit_test(test_hostname),
 	    cmocka_unit_test(test_bad_forms),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -150,9 +150,9 @@ static void test_shrink(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_init_empty),      cmocka_unit_test(test_append_consume),
-	    cmocka_unit_test(test_reserve_commit),  cmocka_unit_test(test_compact),
-	    cmocka_unit_test(test_max_enforced),    cmocka_unit_test(test_growth_keeps_bytes),
+	    cmocka_unit_test(test_init_empty),     cmocka_unit_test(test_append_consume),
+	    cmocka_unit_test(test_reserve_commit), cmocka_unit_test(test_compact),
+	    cmocka_unit_test(test_max_enforced),   cmocka_unit_test(test_growth_keeps_bytes),
 	    cmocka_unit_test(test_shrink),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -33,10 +33,19 @@ static int setup(void **state, int suite)
 	*state = &p;
 	return 0;
 }
-static int setup_chacha(void **state) { return setup(state, PBRPC_SUITE_CHACHA20_POLY1305); }
-static int setup_aes(void **state) { return setup(state, PBRPC_SUITE_AES256_GCM); }
+static int setup_chacha(void **state)
+{
+	return setup(state, PBRPC_SUITE_CHACHA20_POLY1305);
+}
+static int setup_aes(void **state)
+{
+	return setup(state, PBRPC_SUITE_AES256_GCM);
+}
 
-static int is_aes(const pair *p) { return p->a.suite == PBRPC_SUITE_AES256_GCM; }
+static int is_aes(const pair *p)
+{
+	return p->a.suite == PBRPC_SUITE_AES256_GCM;
+}
 #define SKIP_IF_NO_AES(p)                                                                          \
 	do {                                                                                       \
 		if (is_aes(p) && !pbrpc_channel_aes_available())                                   \
@@ -209,15 +218,20 @@ static void test_wipe(void **state)
 	assert_memory_equal(c.rx.key, zero, 32);
 }
 
-#define BOTH(t)                                                                                    \
-	cmocka_unit_test_setup(t, setup_chacha), cmocka_unit_test_setup(t, setup_aes)
+#define BOTH(t) cmocka_unit_test_setup(t, setup_chacha), cmocka_unit_test_setup(t, setup_aes)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    BOTH(test_round_trip),  BOTH(test_flipped_bits),    BOTH(test_replay),
-	    BOTH(test_reorder),     BOTH(test_dropped),         BOTH(test_truncated),
-	    BOTH(test_wrong_direction), BOTH(test_counters_per_direction), BOTH(test_wipe),
+	    BOTH(test_round_trip),
+	    BOTH(test_flipped_bits),
+	    BOTH(test_replay),
+	    BOTH(test_reorder),
+	    BOTH(test_dropped),
+	    BOTH(test_truncated),
+	    BOTH(test_wrong_direction),
+	    BOTH(test_counters_per_direction),
+	    BOTH(test_wipe),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -111,8 +111,8 @@ static void test_empty_frame_and_zero_fields(void **state)
 static void test_round_trip_varint_boundaries(void **state)
 {
 	(void)state;
-	static const uint64_t vals[] = {1, 127, 128, 16383, 16384, 0xffffffffull, 0x100000000ull,
-	                                UINT64_MAX};
+	static const uint64_t vals[] = {
+	    1, 127, 128, 16383, 16384, 0xffffffffull, 0x100000000ull, UINT64_MAX};
 	for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
 		pbrpc_frame in = {.call_id = vals[i], .timeout_ms = vals[i]}, out;
 		in.kind = (uint32_t)(vals[i] > UINT32_MAX ? UINT32_MAX : vals[i]);
@@ -138,8 +138,11 @@ static void test_encode_packs_message(void **state)
 	req.data.len = 5;
 	req.upper = 1;
 	size_t plen = protobuf_c_message_get_packed_size(&req.base);
-	pbrpc_frame in = {.call_id = 9, .kind = PBRPC_FRAME_REQUEST, .flags = PBRPC_FLAG_HAS_MESSAGE,
-	                  .method = "m", .method_len = 1};
+	pbrpc_frame in = {.call_id = 9,
+	                  .kind = PBRPC_FRAME_REQUEST,
+	                  .flags = PBRPC_FLAG_HAS_MESSAGE,
+	                  .method = "m",
+	                  .method_len = 1};
 	uint8_t buf[128], out_msg[64];
 	size_t n = pbrpc_frame_size(&in, plen);
 	assert_int_equal(pbrpc_frame_encode(&in, &req.base, plen, buf), n);
@@ -154,8 +157,12 @@ static void test_encode_packs_message(void **state)
 static void test_truncated(void **state)
 {
 	(void)state;
-	pbrpc_frame in = {.call_id = 300, .kind = 1, .method = "a.b.C.D", .method_len = 7,
-	                  .payload = (const uint8_t *)"xyz", .payload_len = 3};
+	pbrpc_frame in = {.call_id = 300,
+	                  .kind = 1,
+	                  .method = "a.b.C.D",
+	                  .method_len = 7,
+	                  .payload = (const uint8_t *)"xyz",
+	                  .payload_len = 3};
 	uint8_t buf[64];
 	size_t n = encode(&in, buf, sizeof buf);
 	/* Cutting inside a field (varint, length or value) fails; at a field
@@ -213,7 +220,8 @@ static void test_length_past_end(void **state)
 	uint8_t b[] = {(4 << 3) | 2, 0xff, 0xff, 0xff, 0xff, 0x0f, 'x'};
 	assert_int_equal(decode_exact(b, sizeof b, &out), -1);
 	/* A length of 2^64-1 must not wrap the pointer. */
-	uint8_t c[] = {(8 << 3) | 2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 'x'};
+	uint8_t c[] = {(8 << 3) | 2, 0xff, 0xff, 0xff, 0xff, 0xff,
+	               0xff,         0xff, 0xff, 0xff, 0x01, 'x'};
 	assert_int_equal(decode_exact(c, sizeof c, &out), -1);
 	uint8_t d[] = {(12 << 3) | 2, 3, 'a'}; /* unknown field, same rule */
 	assert_int_equal(decode_exact(d, sizeof d, &out), -1);
@@ -325,9 +333,17 @@ static void test_random_bytes(void **state)
 {
 	(void)state;
 	uint8_t valid[128];
-	pbrpc_frame in = {.call_id = 77, .kind = 1, .flags = 3, .method = "pbrpc.echo.Echo.Say",
-	                  .method_len = 19, .timeout_ms = 1000, .payload = (const uint8_t *)"abcdef",
-	                  .payload_len = 6, .status = 3, .message = "msg", .message_len = 3};
+	pbrpc_frame in = {.call_id = 77,
+	                  .kind = 1,
+	                  .flags = 3,
+	                  .method = "pbrpc.echo.Echo.Say",
+	                  .method_len = 19,
+	                  .timeout_ms = 1000,
+	                  .payload = (const uint8_t *)"abcdef",
+	                  .payload_len = 6,
+	                  .status = 3,
+	                  .message = "msg",
+	                  .message_len = 3};
 	size_t vn = encode(&in, valid, sizeof valid);
 	uint8_t buf[160];
 	int ok = 0;

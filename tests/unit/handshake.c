@@ -261,9 +261,9 @@ static void expect_refusal(pbrpc_handshake *s, pbrpc_buf *s_out, const char *why
 	pbrpc_buf_init(&c_out, 1 << 16);
 	pbrpc_handshake_init(&c, 0, psk, MAXREC);
 	assert_int_equal(pbrpc_handshake_client_hello(&c, &c_out), 0);
-	assert_int_equal(pbrpc_handshake_recv(&c, pbrpc_buf_head(s_out), pbrpc_buf_len(s_out),
-	                                      &c_out),
-	                 PBRPC_HS_FAILED);
+	assert_int_equal(
+	    pbrpc_handshake_recv(&c, pbrpc_buf_head(s_out), pbrpc_buf_len(s_out), &c_out),
+	    PBRPC_HS_FAILED);
 	assert_int_equal(c.status, PBRPC_FAILED_PRECONDITION);
 	assert_non_null(strstr(c.error, "server refused"));
 	assert_non_null(strstr(c.error, why));

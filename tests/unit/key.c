@@ -107,8 +107,7 @@ static void test_refuses_overwrite(void **state)
 	assert_true(err.message[0] != '\0');
 }
 
-static const char *good =
-    "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF\n";
+static const char *good = "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF\n";
 
 static void test_refuses_open_modes(void **state)
 {
@@ -140,8 +139,8 @@ static void test_refuses_bad_content(void **state)
 	    "\n",
 	    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeef\n",   /* 63 */
 	    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff0\n", /* 65 */
-	    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeefg\n", /* non-hex */
-	    "00112233445566778899aabbccddeeff 0112233445566778899aabbccddeeff\n", /* space */
+	    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeefg\n",  /* non-hex */
+	    "00112233445566778899aabbccddeeff 0112233445566778899aabbccddeeff\n",  /* space */
 	    " 00112233445566778899aabbccddeeff00112233445566778899aabbccddeef\n",
 	    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\nextra junk\n",
 	    "0011223344556677",

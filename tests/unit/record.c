@@ -15,7 +15,8 @@ static void test_short_header(void **state)
 	uint8_t p[3] = {0, 0, 0};
 	uint32_t len = 0;
 	for (size_t n = 0; n < 4; n++)
-		assert_int_equal(pbrpc_record_check(p, n < 3 ? n : 3, 100, &len), PBRPC_RECORD_SHORT);
+		assert_int_equal(pbrpc_record_check(p, n < 3 ? n : 3, 100, &len),
+		                 PBRPC_RECORD_SHORT);
 }
 
 static void test_zero_and_over_cap(void **state)
@@ -49,7 +50,8 @@ static void test_any_split(void **state)
 			assert_int_equal(rc, PBRPC_RECORD_READY);
 		if (cut >= 9) {
 			rc = pbrpc_record_check(stream + 9, cut - 9, 100, &len);
-			assert_int_equal(rc, cut == sizeof stream ? PBRPC_RECORD_READY : PBRPC_RECORD_SHORT);
+			assert_int_equal(rc, cut == sizeof stream ? PBRPC_RECORD_READY
+			                                          : PBRPC_RECORD_SHORT);
 		}
 	}
 }
