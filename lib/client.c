@@ -33,8 +33,7 @@
 
 typedef struct queued_msg {
 	struct queued_msg *next;
-	size_t len;
-	uint8_t data[];
+	ProtobufCMessage *msg; /* unpacked by the reader, straight from the record */
 } queued_msg;
 
 struct pbrpc_stream {
@@ -515,6 +514,17 @@ static void flush_cancels(pbrpc_client *c)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* The open call with this id, or NULL (lock held). */
+static pbrpc_stream *find_open(pbrpc_client *c, uint64_t id)
+{
+	pbrpc_stream *s = c->calls;
+	while (s && s->id != id)
+		s = s->next;
+	return s && !s->done ? s : NULL;
+}
+
+static void cancel_locked(pbrpc_stream *s, pbrpc_status status, const char *why);
+
 /* The reader: one record in, handed to its call (lock not held). */
 static void deliver_record(pbrpc_client *c, uint8_t *rec, uint32_t body_len)
 {
@@ -533,34 +543,41 @@ static void deliver_record(pbrpc_client *c, uint8_t *rec, uint32_t body_len)
 		pthread_mutex_unlock(&c->lock);
 		return;
 	}
-	queued_msg *q = NULL;
-	if (f.kind == PBRPC_FRAME_MESSAGE ||
-	    (f.kind == PBRPC_FRAME_STATUS && (f.flags & PBRPC_FLAG_HAS_MESSAGE))) {
-		q = malloc(sizeof *q + f.payload_len);
-		if (q) {
-			q->next = NULL;
-			q->len = f.payload_len;
-			if (f.payload_len)
-				memcpy(q->data, f.payload, f.payload_len);
-		}
-	}
 	pthread_mutex_lock(&c->lock);
-	pbrpc_stream *s = c->calls;
-	while (s && s->id != f.call_id)
-		s = s->next;
-	if (!s || s->done) { /* cancelled or timed out here already */
+	pbrpc_stream *s = find_open(c, f.call_id);
+	if (!s) { /* cancelled or timed out here already */
 		pthread_mutex_unlock(&c->lock);
-		free(q);
 		return;
 	}
-	if (q) {
+	if (f.kind == PBRPC_FRAME_MESSAGE ||
+	    (f.kind == PBRPC_FRAME_STATUS && (f.flags & PBRPC_FLAG_HAS_MESSAGE))) {
+		/* Unpack outside the lock; the call may end meanwhile, so look again. */
+		const ProtobufCMessageDescriptor *type = s->method->output;
+		pthread_mutex_unlock(&c->lock);
+		ProtobufCMessage *msg =
+		    protobuf_c_message_unpack(type, NULL, f.payload_len, f.payload);
+		queued_msg *q = msg ? malloc(sizeof *q) : NULL;
+		pthread_mutex_lock(&c->lock);
+		s = find_open(c, f.call_id);
+		if (!s || !q) {
+			if (s && msg) /* the call cannot go on without its messages */
+				cancel_locked(s, PBRPC_RESOURCE_EXHAUSTED,
+				              "out of memory for a reply");
+			else if (s)
+				cancel_locked(s, PBRPC_INTERNAL,
+				              "the server's reply is not a valid message");
+			pthread_mutex_unlock(&c->lock);
+			pbrpc_message_free(msg);
+			free(q);
+			return;
+		}
+		q->next = NULL;
+		q->msg = msg;
 		if (s->tail)
 			s->tail->next = q;
 		else
 			s->head = q;
 		s->tail = q;
-	} else if (f.kind == PBRPC_FRAME_MESSAGE || (f.flags & PBRPC_FLAG_HAS_MESSAGE)) {
-		set_done(s, PBRPC_RESOURCE_EXHAUSTED, "out of memory for a reply");
 	}
 	if (f.kind == PBRPC_FRAME_STATUS) {
 		unsigned code = f.status <= PBRPC_STATUS_MAX ? f.status : PBRPC_UNKNOWN;
@@ -582,8 +599,6 @@ static void pass_reader_role(pbrpc_client *c)
 	for (pbrpc_stream *s = c->calls; s; s = s->next)
 		pthread_cond_signal(&s->cond);
 }
-
-static void cancel_locked(pbrpc_stream *s, pbrpc_status status, const char *why);
 
 /* Waits (lock held) until s has a message or has ended, reading for
  * everyone while no other thread does. */
@@ -674,6 +689,7 @@ static void free_queue(pbrpc_stream *s)
 {
 	for (queued_msg *q = s->head, *next; q; q = next) {
 		next = q->next;
+		pbrpc_message_free(q->msg);
 		free(q);
 	}
 	s->head = s->tail = NULL;
@@ -687,22 +703,16 @@ static pbrpc_status result(pbrpc_stream *s, pbrpc_error *err)
 	                       s->message[0] ? s->message : pbrpc_strerror(s->status));
 }
 
-/* Takes the next queued message (lock held) and unpacks it. */
-static pbrpc_status take_message(pbrpc_stream *s, ProtobufCMessage **msg, pbrpc_error *err)
+/* Takes the next queued message (lock held); the caller owns it. */
+static pbrpc_status take_message(pbrpc_stream *s, ProtobufCMessage **msg)
 {
 	queued_msg *q = s->head;
 	s->head = q->next;
 	if (!s->head)
 		s->tail = NULL;
-	*msg = protobuf_c_message_unpack(s->method->output, NULL, q->len, q->data);
+	*msg = q->msg;
 	free(q);
-	if (*msg)
-		return PBRPC_OK;
-	/* The call cannot go on without its messages: end it, and say so. */
-	char why[200];
-	snprintf(why, sizeof why, "the server's reply is not a valid %s", s->method->output->name);
-	cancel_locked(s, PBRPC_INTERNAL, why);
-	return pbrpc_error_set(err, PBRPC_INTERNAL, "%s", why);
+	return PBRPC_OK;
 }
 
 static pbrpc_status send_request(pbrpc_stream *s, const ProtobufCMessage *msg, uint32_t flags,
@@ -752,8 +762,7 @@ pbrpc_status pbrpc_client_call(pbrpc_client *c, const pbrpc_method_desc *method,
 	if (st == PBRPC_OK) {
 		pthread_mutex_lock(&c->lock);
 		wait_for(s, 1);
-		st =
-		    s->head && s->status == PBRPC_OK ? take_message(s, reply, err) : result(s, err);
+		st = s->head && s->status == PBRPC_OK ? take_message(s, reply) : result(s, err);
 		if (st == PBRPC_OK && !*reply)
 			st = pbrpc_error_set(err, PBRPC_INTERNAL, "the server sent no reply");
 		pthread_mutex_unlock(&c->lock);
@@ -814,7 +823,7 @@ pbrpc_status pbrpc_stream_recv(pbrpc_stream *s, ProtobufCMessage **msg, pbrpc_er
 	pthread_mutex_lock(&c->lock);
 	wait_for(s, 0);
 	if (s->head)
-		st = take_message(s, msg, err);
+		st = take_message(s, msg);
 	else
 		st = result(s, err);
 	pthread_mutex_unlock(&c->lock);
