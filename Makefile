@@ -95,6 +95,8 @@ gen:
 	done
 
 -include tests/tests.mk
+-include tests/fuzz/fuzz.mk
+-include tests/soak/soak.mk
 -include bench/bench.mk
 
 # --- compilation ---------------------------------------------------------------
