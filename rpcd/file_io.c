@@ -59,7 +59,28 @@ int file_io_hash_prefix(int fd, uint64_t n, crypto_generichash_state *st, uint8_
 	return 0;
 }
 
+struct timespec file_io_age_cutoff(time_t max_age)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	now.tv_sec -= max_age;
+	return now;
+}
+
+static int before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
 int file_io_sweep_dir(int dir_fd, time_t max_age)
+{
+	if (max_age <= 0)
+		return 0;
+	struct timespec cutoff = file_io_age_cutoff(max_age);
+	return file_io_sweep_dir_before(dir_fd, &cutoff);
+}
+
+int file_io_sweep_dir_before(int dir_fd, const struct timespec *cutoff)
 {
 	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
@@ -69,7 +90,6 @@ int file_io_sweep_dir(int dir_fd, time_t max_age)
 		close(fd);
 		return 0;
 	}
-	time_t now = time(NULL);
 	int removed = 0;
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL) {
@@ -79,7 +99,7 @@ int file_io_sweep_dir(int dir_fd, time_t max_age)
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
 			continue;
 		/* ctime: writes, renames and futimens all move it; no client sets it. */
-		if (S_ISREG(st.st_mode) && now - st.st_ctime > max_age &&
+		if (S_ISREG(st.st_mode) && before(&st.st_ctim, cutoff) &&
 		    unlinkat(dirfd(d), de->d_name, 0) == 0)
 			removed++;
 	}
@@ -87,9 +107,9 @@ int file_io_sweep_dir(int dir_fd, time_t max_age)
 	return removed;
 }
 
-int file_io_sweep_tree(int root_fd, int max_depth, time_t max_age)
+int file_io_sweep_tree(int root_fd, int max_depth, const struct timespec *cutoff)
 {
-	int removed = file_io_sweep_dir(root_fd, max_age);
+	int removed = file_io_sweep_dir_before(root_fd, cutoff);
 	if (max_depth <= 0)
 		return removed;
 	int fd = openat(root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -110,7 +130,7 @@ int file_io_sweep_tree(int root_fd, int max_depth, time_t max_age)
 		                 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 		if (sub < 0)
 			continue; /* not a directory, a symlink, or gone */
-		removed += file_io_sweep_tree(sub, max_depth - 1, max_age);
+		removed += file_io_sweep_tree(sub, max_depth - 1, cutoff);
 		close(sub);
 	}
 	closedir(d);

@@ -13,9 +13,6 @@
 
 #include "pbrpc/file.pb-c.h"
 
-/* Uploads' temporary files untouched for this long are removed. */
-#define FILE_TEMP_MAX_AGE (24 * 3600)
-
 /* Reads up to n bytes at off, retrying short reads; returns the bytes read
  * (less than n only at end of file) or -1 with errno. */
 ssize_t file_io_pread(int fd, uint8_t *buf, size_t n, uint64_t off);
@@ -28,13 +25,23 @@ int file_io_pwrite(int fd, const uint8_t *buf, size_t n, uint64_t off);
 int file_io_hash_prefix(int fd, uint64_t n, crypto_generichash_state *st, uint8_t *buf,
                         size_t size);
 
-/* Removes the uploads' temporary files in dir_fd whose last change is older
- * than max_age seconds. Returns how many it removed. */
+/* Removes the uploads' temporary files in dir_fd whose last change (ctime)
+ * is before *cutoff (CLOCK_REALTIME). Returns how many it removed. */
+int file_io_sweep_dir_before(int dir_fd, const struct timespec *cutoff);
+
+/* Removes those untouched for max_age seconds or more, as a put beginning in
+ * dir_fd does. max_age 0 removes none: rpcd then keeps no temporary file past
+ * its upload, so any left predates this process and the startup sweep
+ * (cutoff = start time) takes it, without touching uploads in progress. */
 int file_io_sweep_dir(int dir_fd, time_t max_age);
 
-/* file_io_sweep_dir on root_fd and its subdirectories, at most max_depth
- * levels down, never following symlinks. Returns how many it removed. */
-int file_io_sweep_tree(int root_fd, int max_depth, time_t max_age);
+/* file_io_sweep_dir_before on root_fd and its subdirectories, at most
+ * max_depth levels down, never following symlinks. Returns how many it
+ * removed. */
+int file_io_sweep_tree(int root_fd, int max_depth, const struct timespec *cutoff);
+
+/* The cutoff for files untouched for max_age seconds as of now. */
+struct timespec file_io_age_cutoff(time_t max_age);
 
 /* Fills e's type, size, mode and mtime from st (the name is the caller's). */
 void file_io_fill_entry(Pbrpc__File__Entry *e, const struct stat *st);

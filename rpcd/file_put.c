@@ -143,7 +143,7 @@ static void open_job(put_transfer *t, uint8_t *buf)
 		file_errno_status(errno, t->parent, &t->job_err);
 		return;
 	}
-	file_io_sweep_dir(t->dir_fd, FILE_TEMP_MAX_AGE);
+	file_io_sweep_dir(t->dir_fd, t->svc->partial_max_age);
 	if (fstatat(t->dir_fd, t->name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (S_ISDIR(st.st_mode)) {
 			file_errno_status(EISDIR, t->path, &t->job_err);
@@ -500,9 +500,10 @@ void file_put(pbrpc_call *call, pbrpc_event event, const Pbrpc__File__PutRequest
 			kick(t);
 		break;
 	case PBRPC_EV_CANCEL:
-		/* The client is gone: keep what arrived so that it can resume. */
+		/* The client is gone: keep what arrived so that it can resume
+		 * (unless --partial-max-age 0 says to keep nothing). */
 		t->call = NULL;
-		t->keep_temp = !t->size_unknown;
+		t->keep_temp = !t->size_unknown && t->svc->partial_max_age > 0;
 		break;
 	case PBRPC_EV_START:
 	case PBRPC_EV_WRITABLE: break;

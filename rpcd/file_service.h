@@ -10,6 +10,7 @@
 #define RPCD_FILE_SERVICE_H
 
 #include <limits.h>
+#include <time.h>
 
 #include "file_path.h"
 #include "pbrpc/file.pbrpc.h"
@@ -21,10 +22,15 @@
 typedef struct file_upload file_upload;
 
 typedef struct file_service {
-	int root_fd;          /* O_DIRECTORY; everything resolves beneath it */
-	pbrpc_server *server; /* for log lines */
-	file_upload *uploads; /* in progress; the loop thread's only */
+	int root_fd;            /* O_DIRECTORY; everything resolves beneath it */
+	pbrpc_server *server;   /* for log lines */
+	file_upload *uploads;   /* in progress; the loop thread's only */
+	time_t partial_max_age; /* --partial-max-age; 0: a dropped upload keeps nothing */
 } file_service;
+
+/* svc_file.c: how long an interrupted upload's temporary file is kept for a
+ * resume (--partial-max-age); call before rpcd_file_register. */
+void rpcd_file_set_partial_max_age(time_t seconds);
 
 /* file_get.c */
 void file_get(pbrpc_call *call, pbrpc_event event, const Pbrpc__File__GetRequest *msg);

@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include "file_service.h"
 #include "options.h"
 #include "paths.h"
 #include "pbrpc.h"
@@ -94,6 +95,7 @@ static pbrpc_server *start_server(const rpcd_options *o, const uint8_t key[PBRPC
 		fprintf(stderr, "rpcd: %s\n", err.message);
 		goto fail;
 	}
+	rpcd_file_set_partial_max_age((time_t)o->partial_max_age);
 	if (rpcd_file_register(s, o->root, &err) != PBRPC_OK) {
 		fprintf(stderr, "rpcd: %s\n", err.message);
 		goto fail;

