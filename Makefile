@@ -2,6 +2,10 @@
 #   make            libpbrpc (static + shared), protoc-gen-pbrpc, rpcd, rpcc
 #   make gen        regenerate all generated code from proto/ (and examples/)
 #   make test       every test; ends with "N passed, N failed"
+#   make test-asan  the same under AddressSanitizer + UBSan (build-asan/)
+#   make test-valgrind  integration tests with rpcd and rpcc under valgrind
+#   make fuzz / fuzz-run SECONDS=N   libFuzzer targets (tests/fuzz/)
+#   make soak       minutes of mixed load; memory and fds back to baseline
 #   make demo       build, start rpcd on a free loopback port, drive every rpcc command
 #   make bench      benchmarks against raw-socket baselines
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -55,7 +59,7 @@ STATIC_LIB := $(B)/lib/libpbrpc.a
 SHARED_LIB := $(B)/lib/libpbrpc.so.$(SOVERSION)
 BINS := $(B)/bin/rpcd $(B)/bin/rpcc $(PLUGIN)
 
-.PHONY: all gen test test-progs demo bench bench-quick install uninstall clean deps check-asan
+.PHONY: all gen test test-progs test-asan test-valgrind demo bench bench-quick install uninstall clean deps check-asan
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -153,8 +157,17 @@ demo: all
 test: all test-progs
 	@B=$(B) ./tests/run.sh
 
-check-asan:
-	$(MAKE) B=build-asan SAN=1 test
+# The suite again against an ASan+UBSan build in build-asan/; any sanitizer
+# report from any process fails it.
+test-asan:
+	$(MAKE) B=build-asan SAN=1 all test-progs
+	@./tests/asan.sh build-asan
+
+# The integration tests that suit valgrind, with rpcd and rpcc under it.
+test-valgrind: all test-progs
+	@./tests/valgrind.sh $(B)
+
+check-asan: test-asan
 
 clean:
 	rm -rf build build-asan

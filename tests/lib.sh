@@ -8,6 +8,23 @@ case $B in /*) ;; *) B=$ROOT/$B ;; esac
 RPCD=$B/bin/rpcd
 RPCC=$B/bin/rpcc
 T=$(mktemp -d /tmp/pbrpc-test.XXXXXX)
+# make test-valgrind sets PBRPC_VALGRIND to a directory: rpcd and rpcc then run
+# under valgrind, each process writing its errors (none, if clean) to a file
+# there, which tests/run.sh counts at the end.
+START_WAIT=100
+if [ -n "${PBRPC_VALGRIND:-}" ]; then
+	for prog in rpcd rpcc; do
+		cat >"$T/vg-$prog" <<VGEOF
+#!/bin/sh
+exec valgrind -q --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite \
+	--track-fds=no --log-file="$PBRPC_VALGRIND/$prog.%p" "$B/bin/$prog" "\$@"
+VGEOF
+		chmod +x "$T/vg-$prog"
+	done
+	RPCD=$T/vg-rpcd
+	RPCC=$T/vg-rpcc
+	START_WAIT=600
+fi
 KEY=$T/key
 FAILED=0
 RPCD_PIDS=()
@@ -56,7 +73,7 @@ start_rpcd() {
 		--root "$T/root-$name" "$@" 2>"$log" &
 	local pid=$!
 	RPCD_PIDS+=("$pid")
-	for i in $(seq 1 100); do
+	for i in $(seq 1 "$START_WAIT"); do
 		port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log" | head -1)
 		[ -n "$port" ] && break
 		kill -0 "$pid" 2>/dev/null || break

@@ -4,7 +4,8 @@
 #   C fault/load programs:  $B/tests/fault_*       (driven by the shell tests, not run here)
 #   shell tests:            tests/integration/*.sh, tests/gen/check.sh (PASS/FAIL lines)
 # Any program that exits non-zero without printing a FAIL counts as one failure.
-# TESTS='pattern' runs only the tests whose path contains pattern.
+# TESTS='pattern ...' runs only the tests whose path contains one of the patterns.
+# PBRPC_REPORT_DIR: a directory of sanitizer/valgrind reports to count at the end.
 set -u
 cd "$(dirname "$0")/.."
 B=${B:-build}
@@ -51,12 +52,33 @@ tests=()
 for t in "$B"/tests/unit_* tests/gen/check.sh tests/integration/*.sh; do
 	[ -e "$t" ] || continue
 	case $t in *.d | *.o) continue ;; esac
-	[ -n "$pattern" ] && [[ $t != *"$pattern"* ]] && continue
+	if [ -n "$pattern" ]; then
+		keep=0
+		for p in $pattern; do [[ $t == *"$p"* ]] && keep=1; done
+		[ $keep = 1 ] || continue
+	fi
 	tests+=("$t")
 done
 for t in "${tests[@]}"; do
 	run_one "$t"
 done
+# make test-asan and make test-valgrind point every process's reports at
+# PBRPC_REPORT_DIR: any file with a report in it is a failure, whichever test made it.
+if [ -n "${PBRPC_REPORT_DIR:-}" ]; then
+	# valgrind's own notes ("--PID-- WARNING: unhandled syscall") are not reports.
+	reports=$(find "$PBRPC_REPORT_DIR" -type f -size +0 -exec grep -lvE '^--[0-9]+-- ' {} + | sort)
+	if [ -z "$reports" ]; then
+		printf '%-44s %4d passed %4d failed\n' "(no sanitizer or valgrind report)" 1 0
+		passed=$((passed + 1))
+	else
+		for r in $reports; do
+			printf '%-44s %4d passed %4d failed\n' "report ${r##*/}" 0 1
+			sed 's/^/    | /' "$r" | head -60
+			echo "report: $r" >>"$failfile"
+			failed=$((failed + 1))
+		done
+	fi
+fi
 if [ -s "$failfile" ]; then
 	echo
 	echo "failures:"
