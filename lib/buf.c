@@ -46,6 +46,8 @@ void pbrpc_buf_consume(pbrpc_buf *b, size_t n)
 
 int pbrpc_buf_append(pbrpc_buf *b, const void *p, size_t n)
 {
+	if (n == 0) /* b->data may still be NULL, and memcpy wants real pointers */
+		return 0;
 	if (pbrpc_buf_reserve(b, n) != 0)
 		return -1;
 	memcpy(b->data + b->end, p, n);

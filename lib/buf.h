@@ -16,13 +16,14 @@ static inline size_t pbrpc_buf_len(const pbrpc_buf *b)
 {
 	return b->end - b->start;
 }
+/* NULL for a buffer that never held anything: NULL + 0 is undefined in C. */
 static inline uint8_t *pbrpc_buf_head(const pbrpc_buf *b)
 {
-	return b->data + b->start;
+	return b->data ? b->data + b->start : NULL;
 }
 static inline uint8_t *pbrpc_buf_tail(const pbrpc_buf *b)
 {
-	return b->data + b->end;
+	return b->data ? b->data + b->end : NULL;
 }
 static inline size_t pbrpc_buf_room(const pbrpc_buf *b)
 {

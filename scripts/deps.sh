@@ -1,10 +1,13 @@
 #!/bin/sh
 # Installs the Debian packages pbrpc builds and tests with, if any are missing.
 # Runs apt-get when root; otherwise prints the exact command and fails.
+#   scripts/deps.sh [PACKAGE...]   extra packages besides the default list, for
+#                                  optional tools (make fuzz: clang libclang-rt-dev)
 set -eu
 
 packages="gcc make pkg-config protobuf-c-compiler libprotobuf-c-dev protobuf-compiler valgrind \
 libprotoc-dev libsodium-dev libuv1-dev libcmocka-dev procps time binutils"
+packages="$packages $*"
 
 missing=""
 for p in $packages; do
