@@ -21,7 +21,9 @@ crash_cleanup() {
 	for pid in "${BG_PIDS[@]}"; do
 		kill -KILL "$pid" 2>/dev/null
 	done
-	pkill -KILL -f "sleep 30\\.$RUN" 2>/dev/null
+	for pid in $(pgrep -f "sleep 30\\.$RUN[0-9]( |\$)"); do
+		kill -KILL "$pid" 2>/dev/null
+	done
 	cleanup_mount
 	cleanup
 }
@@ -106,7 +108,9 @@ check_whole() {
 }
 
 put_all a "$ADDR_a"
-if wait_until 60 mid_flight; then
+# Best when one upload is done and others are not; any upload under way will do.
+wait_until 60 mid_flight
+if at_least_temp 1 "$R"; then
 	kill -9 "$PID_a"
 	wait "$PID_a" 2>/dev/null
 	for p in "${PUTS[@]}"; do wait "$p" 2>/dev/null; done
@@ -135,7 +139,7 @@ if wait_until 60 mid_flight; then
 		"$LOG_a"
 	expect_eq "no temporary file after the resumes" "" "$(temp_files "$R")"
 else
-	fail "rpcd killed mid-put: the uploads never started"
+	fail "rpcd killed mid-put: the uploads never started" "$(cat "$W"/put-a-*.err | sort | uniq -c)"
 fi
 
 # Once more, and this time the restart has --partial-max-age 0.
@@ -146,7 +150,8 @@ for i in $(seq 1 $N); do
 	NEW[i]=$(sum "$W/new$i")
 done
 put_all b "$ADDR_a"
-if wait_until 60 mid_flight; then
+wait_until 60 mid_flight
+if at_least_temp 1 "$R"; then
 	kill -9 "$PID_a"
 	wait "$PID_a" 2>/dev/null
 	for p in "${PUTS[@]}"; do wait "$p" 2>/dev/null; done
@@ -180,7 +185,7 @@ if wait_until 60 mid_flight; then
 	expect_eq "--partial-max-age 0: the old file intact" "$before" "$(sum "$R/f$N")"
 	check "rpcd serves after the restarts" serves "$ADDR_a"
 else
-	fail "rpcd killed mid-put (2): the uploads never started"
+	fail "rpcd killed mid-put (2): the uploads never started" "$(cat "$W"/put-b-*.err | sort | uniq -c)"
 fi
 kill -TERM "$PID_a" 2>/dev/null
 
@@ -194,5 +199,136 @@ echo x >"$W/small"
 rpcc --server "$ADDR_age" put -q "$W/small" d/small
 check "--partial-max-age 1: a put sweeps a stale part file beside it" test ! -e "$stale"
 kill -TERM "$PID_age" 2>/dev/null
+
+# ---- b) kill -9 of rpcc during an exec whose program has a child ---------------------
+start_rpcd x || exit 1
+# marked N: the processes whose command line carries marker N of this run.
+marked() { pgrep -f "sleep 30\\.$RUN$1( |\$)"; }
+marked_count() { marked "$1" | wc -l; }
+none_marked() { [ "$(marked_count "$1")" -eq 0 ]; }
+at_least_marked() { [ "$(marked_count "$2")" -ge "$1" ]; }
+# kill_client_mid_exec NAME MARKER SHELL-PREFIX: the program is sh with a
+# background sleep and a foreground one, both carrying the marker.
+kill_client_mid_exec() {
+	local name=$1 m=$2 prefix=$3 client
+	"$RPCC" --key "$KEY" --server "$ADDR_x" exec -- \
+		sh -c "$prefix sleep 30.$RUN$m & sleep 30.$RUN$m; echo done" >/dev/null 2>&1 &
+	client=$!
+	BG_PIDS+=("$client")
+	# rpcc, sh and its two sleeps carry the marker.
+	if ! wait_until 10 at_least_marked 4 "$m"; then
+		kill -9 "$client" 2>/dev/null
+		fail "$name: the program never started" "$(marked "$m")"
+		return
+	fi
+	kill -9 "$client"
+	wait "$client" 2>/dev/null
+	if wait_until 10 none_marked "$m"; then
+		pass "$name: no process of the run is left"
+	else
+		fail "$name: no process of the run is left" "$(ps -o pid,args -p "$(marked "$m" | tr '\n' ,)0")"
+	fi
+}
+kill_client_mid_exec "rpcc killed mid-exec" 1 ""
+kill_client_mid_exec "rpcc killed mid-exec, program ignores SIGTERM" 2 "trap '' TERM;"
+check "rpcd serves after the killed exec clients" serves "$ADDR_x"
+expect_eq "rpcd exec still works" "ok 3" "$(rpcc --server "$ADDR_x" exec -- sh -c 'echo ok; exit 3' | tr '\n' ' '; echo "${PIPESTATUS[0]}")"
+
+# ---- c) a full disk during a put -------------------------------------------------------
+DISK=$T/root-disk
+mkdir -p "$DISK"
+if [ "$(id -u)" != 0 ]; then
+	echo "SKIP disk full: needs root to mount a tmpfs (skipped, not passed)"
+elif ! mount -t tmpfs -o size=8m,mode=0755 pbrpc-crash-test "$DISK" 2>"$W/mount.err"; then
+	echo "SKIP disk full: cannot mount a tmpfs: $(cat "$W/mount.err") (skipped, not passed)"
+else
+	MNT=$DISK
+	start_rpcd disk || exit 1
+	head -c 100000 /dev/urandom >"$W/disk-old"
+	rpcc --server "$ADDR_disk" put -q "$W/disk-old" victim
+	old_sum=$(sum "$W/disk-old")
+	expect_eq "disk full: the old version is stored" "$old_sum" "$(sum "$DISK/victim")"
+	head -c $((12 * MIB)) /dev/urandom >"$W/disk-new"
+	out=$(timeout 60 "$RPCC" --key "$KEY" --server "$ADDR_disk" put -q "$W/disk-new" victim 2>&1)
+	rc=$?
+	if [ $rc -ne 0 ] && [ $rc -ne 124 ]; then
+		pass "disk full: rpcc exits non-zero ($rc)"
+	else
+		fail "disk full: rpcc exits non-zero" "rc $rc: $out"
+	fi
+	check "disk full: RESOURCE_EXHAUSTED reported" grep -q '(RESOURCE_EXHAUSTED)' <<<"$out"
+	expect_eq "disk full: the old file intact" "$old_sum" "$(sum "$DISK/victim")"
+	if wait_until 5 no_temp_files "$DISK"; then
+		pass "disk full: no temporary file left"
+	else
+		fail "disk full: no temporary file left" "$(ls -la "$DISK")"
+	fi
+	check "disk full: rpcd serves" serves "$ADDR_disk"
+	check "disk full: a put that fits still works" rpcc --server "$ADDR_disk" put -q "$W/disk-old" again
+	kill -TERM "$PID_disk" 2>/dev/null
+	wait "$PID_disk" 2>/dev/null
+	cleanup_mount
+fi
+
+# ---- d) descriptors run out ----------------------------------------------------------
+FD_LIMIT=40
+LOWFD=$T/rpcd-lowfd
+printf '#!/bin/sh\nulimit -n %d || exit 1\nexec "%s" "$@"\n' $FD_LIMIT "$RPCD" >"$LOWFD"
+chmod +x "$LOWFD"
+REAL_RPCD=$RPCD
+RPCD=$LOWFD
+# Raw sockets must keep their descriptors: no handshake timeout for a minute.
+start_rpcd fd --handshake-timeout 60000 || exit 1
+RPCD=$REAL_RPCD
+check "rpcd runs with $FD_LIMIT descriptors" grep -Eq "^Max open files +$FD_LIMIT " "/proc/$PID_fd/limits"
+port=${ADDR_fd##*:}
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$PID_fd/stat"; }
+fd_count() { find "/proc/$PID_fd/fd" -mindepth 1 -maxdepth 1 | wc -l; }
+# Honest clients first, each in the middle of a call, then raw sockets.
+HONEST=()
+for i in 1 2 3 4; do
+	timeout 60 "$RPCC" --key "$KEY" --server "$ADDR_fd" exec -- sleep "30.${RUN}5" >/dev/null 2>&1 &
+	HONEST+=($!)
+done
+BG_PIDS+=("${HONEST[@]}")
+wait_until 10 at_least_marked 8 5 # each rpcc and its sleep
+RAW=()
+for i in $(seq 1 $((FD_LIMIT + 20))); do
+	exec {sock}<>"/dev/tcp/127.0.0.1/$port" 2>/dev/null && RAW+=("$sock")
+done
+t0=$(cpu_ticks)
+ms0=$(($(date +%s%N) / 1000000))
+refused=0
+for i in $(seq 1 20); do
+	timeout 20 "$RPCC" --key "$KEY" --server "$ADDR_fd" echo x >/dev/null 2>&1 || refused=$((refused + 1))
+done
+sleep 1
+ticks=$(($(cpu_ticks) - t0))
+ms=$(($(date +%s%N) / 1000000 - ms0))
+echo "# descriptors in use: $(fd_count) of $FD_LIMIT; $refused of 20 echo clients refused"
+check "descriptors ran out: rpcd is alive" kill -0 "$PID_fd"
+expect_eq "descriptors ran out: new clients are refused" 20 "$refused"
+# A spinning loop burns all of the wall time; allow a tenth (100 ticks/s).
+if [ $((ticks * 10 * 10)) -le "$ms" ]; then
+	pass "descriptors ran out: rpcd does not spin ($ticks ticks of CPU in $ms ms)"
+else
+	fail "descriptors ran out: rpcd does not spin" "$ticks ticks of CPU in $ms ms"
+fi
+check "descriptors ran out: rpcd says so in its log" \
+	grep -Eq 'out of file descriptors|[Tt]oo many open files' "$LOG_fd"
+for sock in "${RAW[@]}"; do exec {sock}>&-; done
+if wait_until 20 serves "$ADDR_fd"; then
+	pass "descriptors free again: rpcd serves new clients"
+else
+	fail "descriptors free again: rpcd serves new clients" "$(tail -5 "$LOG_fd")"
+fi
+ok=1
+for p in "${HONEST[@]}"; do kill -TERM "$p" 2>/dev/null; done
+for p in "${HONEST[@]}"; do wait "$p" 2>/dev/null; done
+wait_until 10 none_marked 5 || ok=0
+expect_eq "descriptors free again: the honest clients' programs are gone" 1 "$ok"
+echo x >"$W/fd-small"
+check "descriptors free again: put works" rpcc --server "$ADDR_fd" put -q "$W/fd-small" small
+expect_eq "descriptors free again: exec works" ok "$(rpcc --server "$ADDR_fd" exec -- echo ok)"
 
 finish
