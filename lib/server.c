@@ -1,10 +1,12 @@
 /* server.c - the server: loop, listeners, services and their routes,
  * signals, graceful stop, and log lines. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -204,6 +206,33 @@ const pbrpc_service_desc *pbrpc_server_service(const pbrpc_server *s, size_t n)
 	return n < s->n_services ? s->services[n]->desc : NULL;
 }
 
+/* Says so when the connection just accepted took the last descriptor. From
+ * then on libuv closes every new connection unanswered (it keeps a spare
+ * descriptor for that, so the loop never spins on EMFILE) and tells us
+ * nothing: this line is all the operator gets. It costs one fcntl and one
+ * close per accepted connection. */
+static void warn_if_out_of_descriptors(pbrpc_listener *l)
+{
+	uv_os_fd_t fd;
+	if (uv_fileno(&l->h.handle, &fd) != 0)
+		return;
+	int probe = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (probe >= 0) {
+		close(probe);
+		return;
+	}
+	int why = errno;
+	if (why != EMFILE && why != ENFILE)
+		return;
+	struct rlimit lim = {0};
+	getrlimit(RLIMIT_NOFILE, &lim);
+	pbrpc_server_log(l->server, PBRPC_LOG_WARN,
+	                 "out of file descriptors (%s, limit %llu, %zu connections): new "
+	                 "connections on %s are closed unanswered until some are freed",
+	                 why == EMFILE ? "this process" : "the whole system",
+	                 (unsigned long long)lim.rlim_cur, l->server->n_conns, l->address);
+}
+
 static void on_connection(uv_stream_t *listener, int status)
 {
 	pbrpc_listener *l = listener->data;
@@ -213,6 +242,7 @@ static void on_connection(uv_stream_t *listener, int status)
 		return;
 	}
 	pbrpc_conn_accept(l->server, listener);
+	warn_if_out_of_descriptors(l);
 }
 
 static void free_listener(uv_handle_t *h)
