@@ -59,7 +59,8 @@ $(FUZZ_DIR)/fuzz_handshake_server: $(call fuzz_obj,tests/fuzz/fuzz_handshake_ser
 	$(FUZZ_KEYS_OBJ) $(FUZZ_LIB)
 $(FUZZ_DIR)/fuzz_handshake_client: $(call fuzz_obj,tests/fuzz/fuzz_handshake_client.c) \
 	$(FUZZ_KEYS_OBJ) $(FUZZ_LIB)
-$(FUZZ_DIR)/fuzz_frame: $(call fuzz_obj,tests/fuzz/fuzz_frame.c) $(FUZZ_KEYS_OBJ) $(FUZZ_LIB)
+$(FUZZ_DIR)/fuzz_frame: $(call fuzz_obj,tests/fuzz/fuzz_frame.c tests/fuzz/fuzz_conn.c \
+	rpcd/svc_echo.c rpcd/svc_time.c) $(FUZZ_KEYS_OBJ) $(FUZZ_LIB)
 $(FUZZ_DIR)/fuzz_path: $(call fuzz_obj,tests/fuzz/fuzz_path.c rpcd/file_path.c) $(FUZZ_LIB)
 $(FUZZ_DIR)/fuzz_plugin: $(call fuzz_obj,tests/fuzz/fuzz_plugin.c) $(FUZZ_PLUGIN_OBJS)
 

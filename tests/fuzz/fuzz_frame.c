@@ -7,14 +7,19 @@
  *   0  the rest is one Frame's bytes, decoded directly;
  *   1  the rest is one Frame's bytes, sealed by the client and opened by the
  *      server first (and a copy with one bit flipped must not open);
- *   2  the rest is the client's byte stream of sealed records, as on the wire.
- * Each decoded frame must also survive encode + seal + open + decode unchanged. */
+ *   2  the rest is the client's byte stream of sealed records, as on the wire;
+ *   3  the rest is a sequence of opened records (BE32 length, Frame), handed
+ *      in order to the real call layer (call.c) of one connection, whose
+ *      replies must all open and decode (fuzz_conn.c).
+ * Each decoded frame of modes 0-2 must also survive encode + seal + open +
+ * decode unchanged. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "channel.h"
 #include "frame.h"
+#include "fuzz_conn.h"
 #include "fuzz_keys.h"
 #include "pbrpc.h"
 #include "pbrpc/echo.pbrpc.h"
@@ -50,6 +55,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	check(sodium_init() >= 0);
+	fuzz_server();
 	return 0;
 }
 
@@ -214,6 +220,31 @@ static void open_stream(const uint8_t *p, size_t n, int suite)
 	pbrpc_channel_wipe(&server);
 }
 
+/* Mode 3: frames of one connection through pbrpc_call_dispatch(). */
+static void dispatch_frames(const uint8_t *p, size_t n, int suite)
+{
+	pbrpc_conn *c = fuzz_conn_new(suite);
+	size_t used = 0;
+	while (!c->closing) {
+		uint32_t len;
+		pbrpc_frame f;
+		if (pbrpc_record_check(p + used, n - used, MAX_BODY, &len) != PBRPC_RECORD_READY)
+			break;
+		/* Its own allocation, freed at once: the call layer must copy what it keeps. */
+		uint8_t *plain = malloc(len);
+		check(plain != NULL);
+		memcpy(plain, p + used + PBRPC_RECORD_HEADER, len);
+		int ok = pbrpc_frame_decode(plain, len, &f) == 0;
+		if (ok)
+			pbrpc_call_dispatch(c, &f);
+		free(plain);
+		if (!ok)
+			break; /* conn.c closes on a malformed frame */
+		used += PBRPC_RECORD_HEADER + len;
+	}
+	fuzz_conn_free(c);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
@@ -229,7 +260,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	switch (mode) {
 	case 0: handle_plaintext(body, n, suite); break;
 	case 1: seal_then_open(body, n, suite, (uint32_t)size * 2654435761u); break;
-	default: open_stream(body, n, suite); break;
+	case 2: open_stream(body, n, suite); break;
+	default: dispatch_frames(body, n, suite); break;
 	}
 	free(body);
 	return 0;

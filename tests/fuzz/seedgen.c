@@ -167,6 +167,70 @@ static size_t encode(const pbrpc_frame *f, const ProtobufCMessage *msg, uint8_t 
 	return pbrpc_frame_encode(f, msg, len, out);
 }
 
+/* Appends f as an opened record: BE32 length, then the Frame. */
+static void add_frame(bytes *b, const pbrpc_frame *f, const ProtobufCMessage *msg)
+{
+	uint8_t buf[2048];
+	size_t n = encode(f, msg, buf + PBRPC_RECORD_HEADER);
+	pbrpc_put_be32(buf, (uint32_t)n);
+	add(b, buf, PBRPC_RECORD_HEADER + n);
+}
+
+static void call_seeds(const pbrpc_frame *say_req, const ProtobufCMessage *say)
+{
+	bytes seed = {.n = 0};
+	add_frame(&seed, say_req, say);
+	write_seed("frame", "calls-echo-say", 3, seed.p, seed.n);
+
+	/* A chat: open, two messages, half-close; a second call cancelled. */
+	seed.n = 0;
+	pbrpc_frame open = {.call_id = 5,
+	                    .kind = PBRPC_FRAME_REQUEST,
+	                    .method = "pbrpc.echo.Echo.Chat",
+	                    .method_len = strlen("pbrpc.echo.Echo.Chat"),
+	                    .timeout_ms = 60000};
+	pbrpc_frame msg = {.call_id = 5, .kind = PBRPC_FRAME_MESSAGE, .flags = 1};
+	pbrpc_frame half = {.call_id = 5, .kind = PBRPC_FRAME_HALF_CLOSE};
+	pbrpc_frame other = open;
+	other.call_id = 6;
+	pbrpc_frame cancel = {.call_id = 6, .kind = PBRPC_FRAME_CANCEL};
+	add_frame(&seed, &open, NULL);
+	add_frame(&seed, &other, NULL);
+	add_frame(&seed, &msg, say);
+	add_frame(&seed, &msg, say);
+	add_frame(&seed, &cancel, NULL);
+	add_frame(&seed, &half, NULL);
+	write_seed("frame", "calls-echo-chat", 3, seed.p, seed.n);
+
+	/* Time with a client's strftime format, reflection, an unknown method. */
+	seed.n = 0;
+	Pbrpc__Time__TimeRequest now = PBRPC__TIME__TIME_REQUEST__INIT;
+	now.format = "%Y-%m-%d %H:%M:%S %z %%";
+	pbrpc_frame time_req = {.call_id = 1,
+	                        .kind = PBRPC_FRAME_REQUEST,
+	                        .flags = PBRPC_FLAG_HAS_MESSAGE | PBRPC_FLAG_HALF_CLOSE,
+	                        .method = "pbrpc.time.Time.Now",
+	                        .method_len = strlen("pbrpc.time.Time.Now")};
+	add_frame(&seed, &time_req, &now.base);
+	pbrpc_frame list = {.call_id = 2,
+	                    .kind = PBRPC_FRAME_REQUEST,
+	                    .flags = PBRPC_FLAG_HAS_MESSAGE | PBRPC_FLAG_HALF_CLOSE,
+	                    .method = "pbrpc.reflection.Reflection.List",
+	                    .method_len = strlen("pbrpc.reflection.Reflection.List")};
+	add_frame(&seed, &list, NULL);
+	pbrpc_frame unknown = list;
+	unknown.call_id = 3;
+	unknown.method = "pbrpc.nope.Nope.Nothing";
+	unknown.method_len = strlen(unknown.method);
+	add_frame(&seed, &unknown, NULL);
+	pbrpc_frame get = list;
+	get.call_id = 4;
+	get.method = "pbrpc.file.File.Get";
+	get.method_len = strlen(get.method);
+	add_frame(&seed, &get, NULL);
+	write_seed("frame", "calls-time-reflection-unknown", 3, seed.p, seed.n);
+}
+
 static void frame_seeds(void)
 {
 	static const pbrpc_service_desc *const services[] = {
@@ -224,6 +288,9 @@ static void frame_seeds(void)
 	pbrpc_frame chat = {.call_id = 2, .kind = PBRPC_FRAME_MESSAGE, .flags = 1};
 	n = encode(&chat, &say.base, buf);
 	write_seed("frame", "message", 0, buf, n);
+
+	/* Mode 3: whole conversations for the call layer, as opened records. */
+	call_seeds(&req, &say.base);
 
 	/* The client's sealed stream: request, message, half-close, per suite. */
 	for (int suite = PBRPC_SUITE_CHACHA20_POLY1305; suite <= PBRPC_SUITE_AES256_GCM; suite++) {
