@@ -147,13 +147,18 @@ static uint32_t clamp_max_record(uint32_t v)
 	return v > PBRPC_MAX_MAX_RECORD ? PBRPC_MAX_MAX_RECORD : v;
 }
 
-static int refuse(pbrpc_handshake *hs, pbrpc_buf *out, const char *why)
+int pbrpc_handshake_refusal(pbrpc_buf *out, const char *why)
 {
 	Pbrpc__Wire__ServerHello hello = PBRPC__WIRE__SERVER_HELLO__INIT;
 	hello.version = PBRPC_PROTOCOL_VERSION;
 	hello.software = "pbrpc/" PBRPC_VERSION;
 	hello.error = (char *)why;
-	put_record(hs, &hello.base, out, 0);
+	return put_record(NULL, &hello.base, out, 0);
+}
+
+static int refuse(pbrpc_handshake *hs, pbrpc_buf *out, const char *why)
+{
+	pbrpc_handshake_refusal(out, why);
 	return fail(hs, PBRPC_FAILED_PRECONDITION, why);
 }
 
@@ -222,13 +227,18 @@ static int client_recv(pbrpc_handshake *hs, const uint8_t *rec, size_t rec_len, 
 			            "the server's reply is not a pbrpc ServerHello");
 		copy_software(hs, hello->software);
 		if (hello->error && *hello->error) {
+			/* A server at its connection limit is busy, not incompatible. */
+			pbrpc_status status =
+			    strcmp(hello->error, PBRPC_REFUSAL_TOO_MANY_CONNECTIONS) == 0
+			        ? PBRPC_RESOURCE_EXHAUSTED
+			        : PBRPC_FAILED_PRECONDITION;
 			char why[128];
 			snprintf(why, sizeof why, "server refused: %.100s", hello->error);
 			for (char *p = why; *p; p++)
 				if (*p < 0x20 || *p == 0x7f)
 					*p = '?';
 			pbrpc__wire__server_hello__free_unpacked(hello, NULL);
-			return fail(hs, PBRPC_FAILED_PRECONDITION, why);
+			return fail(hs, status, why);
 		}
 		int ok = hello->version == PBRPC_PROTOCOL_VERSION &&
 		         hello->ephemeral_pk.len == 32 &&

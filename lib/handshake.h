@@ -51,6 +51,14 @@ int pbrpc_handshake_client_hello(pbrpc_handshake *hs, pbrpc_buf *out);
 int pbrpc_handshake_recv(pbrpc_handshake *hs, const uint8_t *rec, size_t rec_len, pbrpc_buf *out);
 /* After PBRPC_HS_DONE: the keys for this side's channel. */
 void pbrpc_handshake_channel(const pbrpc_handshake *hs, pbrpc_channel *ch);
+/* The refusal a server sends when it is at its connection limit; a client
+ * reports it as PBRPC_RESOURCE_EXHAUSTED (every other refusal is
+ * PBRPC_FAILED_PRECONDITION). */
+#define PBRPC_REFUSAL_TOO_MANY_CONNECTIONS "too many connections"
+
+/* Appends a refusal record (a ServerHello carrying only version, software and
+ * error = why) to out, outside any handshake. Returns 0 or -1. */
+int pbrpc_handshake_refusal(pbrpc_buf *out, const char *why);
 /* Forgets every secret. */
 void pbrpc_handshake_wipe(pbrpc_handshake *hs);
 

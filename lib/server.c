@@ -7,11 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "address.h"
 #include "error.h"
+#include "record.h"
 #include "reflection.h"
 #include "runtime.h"
 
@@ -206,6 +208,147 @@ const pbrpc_service_desc *pbrpc_server_service(const pbrpc_server *s, size_t n)
 	return n < s->n_services ? s->services[n]->desc : NULL;
 }
 
+/* ---- the connection limit -------------------------------------------------
+ * A connection over max_connections is told why before it is closed: a
+ * refusal ServerHello "too many connections", which the client library
+ * reports as RESOURCE_EXHAUSTED (docs/protocol.md, 3.6 and 8). The socket
+ * then lingers until the client's first bytes (its ClientHello) or EOF
+ * arrive, at most REFUSAL_LINGER_MS: closing it while the ClientHello is
+ * still on its way would reset the connection (or, on a Unix socket, fail
+ * the client's write) before the client reads the refusal. At most
+ * MAX_LINGERING_REFUSALS per listener linger at once; beyond that a
+ * refusal is written and the socket closed at once. */
+#define REFUSAL_LINGER_MS      500
+#define MAX_LINGERING_REFUSALS 64
+
+/* A listener and the refusals still lingering on it; freed when both the
+ * listener is closed and its last refusal is gone. */
+typedef struct listener_entry {
+	pbrpc_listener l; /* first: h.handle.data points at both */
+	unsigned lingering;
+	int closed;
+} listener_entry;
+
+typedef struct refusal {
+	union {
+		uv_handle_t handle;
+		uv_stream_t stream;
+		uv_tcp_t tcp;
+		uv_pipe_t pipe;
+	} h;
+	uv_timer_t timer;
+	listener_entry *listener;
+	int handles_open;
+	char sink[256]; /* whatever the client sends is read and dropped */
+} refusal;
+
+static void free_listener(uv_handle_t *h)
+{
+	listener_entry *e = h->data;
+	e->closed = 1;
+	if (e->lingering == 0)
+		free(e);
+}
+
+static void on_refusal_closed(uv_handle_t *h)
+{
+	refusal *r = h->data;
+	if (--r->handles_open > 0)
+		return;
+	if (r->listener) {
+		listener_entry *e = r->listener;
+		if (--e->lingering == 0 && e->closed)
+			free(e);
+	}
+	free(r);
+}
+
+static void refusal_close(refusal *r)
+{
+	if (!uv_is_closing(&r->h.handle))
+		uv_close(&r->h.handle, on_refusal_closed);
+	if (!uv_is_closing((uv_handle_t *)&r->timer))
+		uv_close((uv_handle_t *)&r->timer, on_refusal_closed);
+}
+
+static void on_refusal_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	refusal *r = h->data;
+	(void)suggested;
+	*buf = uv_buf_init(r->sink, sizeof r->sink);
+}
+
+/* The client's ClientHello (or EOF, or an error): nothing more to wait for. */
+static void on_refusal_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+	(void)buf;
+	if (nread != 0)
+		refusal_close(stream->data);
+}
+
+static void on_refusal_timer(uv_timer_t *t)
+{
+	refusal_close(t->data);
+}
+
+static void refuse_connection(pbrpc_server *s, listener_entry *e, uv_stream_t *listener)
+{
+	refusal *r = calloc(1, sizeof *r);
+	int rc = UV_ENOMEM;
+	if (!r)
+		goto fail;
+	if (listener->type == UV_TCP)
+		rc = uv_tcp_init(s->loop, &r->h.tcp);
+	else
+		rc = uv_pipe_init(s->loop, &r->h.pipe, 0);
+	if (rc != 0)
+		goto fail;
+	r->h.handle.data = r;
+	uv_timer_init(s->loop, &r->timer);
+	r->timer.data = r;
+	r->handles_open = 2;
+	if ((rc = uv_accept(listener, &r->h.stream)) != 0) {
+		pbrpc_server_log(s, PBRPC_LOG_WARN, "accept: %s", uv_strerror(rc));
+		refusal_close(r);
+		return;
+	}
+	char peer[72] = "unix";
+	if (listener->type == UV_TCP) {
+		struct sockaddr_storage sa;
+		int len = sizeof sa;
+		if (uv_tcp_getpeername(&r->h.tcp, (struct sockaddr *)&sa, &len) == 0)
+			pbrpc_address_format((struct sockaddr *)&sa, (socklen_t)len, peer,
+			                     sizeof peer);
+	}
+	int linger = e->lingering < MAX_LINGERING_REFUSALS;
+	pbrpc_server_log(s, PBRPC_LOG_WARN, "c%llu %s refused: too many connections (limit %u)",
+	                 (unsigned long long)++s->conn_serial, peer, s->opt.max_connections);
+
+	/* The record is small and the socket new: one try_write takes it all. */
+	pbrpc_buf out;
+	uv_os_fd_t fd;
+	pbrpc_buf_init(&out, PBRPC_RECORD_HEADER + PBRPC_HANDSHAKE_MAX_RECORD);
+	if (pbrpc_handshake_refusal(&out, PBRPC_REFUSAL_TOO_MANY_CONNECTIONS) == 0) {
+		uv_buf_t b =
+		    uv_buf_init((char *)pbrpc_buf_head(&out), (unsigned)pbrpc_buf_len(&out));
+		uv_try_write(&r->h.stream, &b, 1);
+	}
+	pbrpc_buf_free(&out);
+	if (uv_fileno(&r->h.handle, &fd) == 0)
+		shutdown(fd, SHUT_WR); /* the refusal, then EOF */
+	if (!linger || uv_read_start(&r->h.stream, on_refusal_alloc, on_refusal_read) != 0) {
+		refusal_close(r);
+		return;
+	}
+	r->listener = e;
+	e->lingering++;
+	uv_timer_start(&r->timer, on_refusal_timer, REFUSAL_LINGER_MS, 0);
+	return;
+fail:
+	pbrpc_server_log(s, PBRPC_LOG_ERROR, "accept: %s", uv_strerror(rc));
+	free(r);
+}
+
 /* Says so when the connection just accepted took the last descriptor. From
  * then on libuv closes every new connection unanswered (it keeps a spare
  * descriptor for that, so the loop never spins on EMFILE) and tells us
@@ -241,13 +384,11 @@ static void on_connection(uv_stream_t *listener, int status)
 		                 uv_strerror(status));
 		return;
 	}
-	pbrpc_conn_accept(l->server, listener);
+	if (!l->server->stopping && l->server->n_conns >= l->server->opt.max_connections)
+		refuse_connection(l->server, (listener_entry *)l, listener);
+	else
+		pbrpc_conn_accept(l->server, listener);
 	warn_if_out_of_descriptors(l);
-}
-
-static void free_listener(uv_handle_t *h)
-{
-	free(h->data);
 }
 
 pbrpc_status pbrpc_server_listen(pbrpc_server *s, const char *address, pbrpc_error *err)
@@ -261,9 +402,10 @@ pbrpc_status pbrpc_server_listen(pbrpc_server *s, const char *address, pbrpc_err
 	if (!list)
 		return pbrpc_error_set(err, PBRPC_RESOURCE_EXHAUSTED, "out of memory");
 	s->listeners = list;
-	pbrpc_listener *l = calloc(1, sizeof *l);
-	if (!l)
+	listener_entry *entry = calloc(1, sizeof *entry);
+	if (!entry)
 		return pbrpc_error_set(err, PBRPC_RESOURCE_EXHAUSTED, "out of memory");
+	pbrpc_listener *l = &entry->l;
 	l->server = s;
 	const struct sockaddr *sa = (const struct sockaddr *)&addrs[0].sa;
 	int rc;

@@ -108,6 +108,9 @@ pbrpc_client *rpcc_connect(const rpcc_context *ctx)
 		else
 			report_in(command, &err, "authentication failed with %s using key %s",
 			          address, path);
+	} else if (err.code == PBRPC_RESOURCE_EXHAUSTED) {
+		/* Up but at its connection limit: "busy" says more than "cannot connect". */
+		report_in(command, &err, "%s is busy", address);
 	} else if (strstr(err.message, address) != NULL) {
 		rpcc_report(command, NULL, &err);
 	} else {

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# A hostile peer and crypto misuse against a real rpcd: tests/fault/hostile.c
+# drives every case over TCP and over a Unix socket; rpcc at the connection
+# limit is checked here. rpcd must stay up, keep serving and stop cleanly.
+# shellcheck disable=SC2154,SC2034
+. "$(dirname "$0")/../lib.sh"
+
+PROG=$B/tests/fault_hostile
+MAX_CALLS=10000 # fault_hostile keeps 10000 calls in flight and 100 more refused
+MAX_CONNS=24
+HANDSHAKE_MS=2500 # long enough for a byte every second to get several bytes in
+if [ ! -x "$PROG" ]; then
+	fail "fault_hostile is built" "missing $PROG (make test-progs)"
+	finish
+fi
+
+start_rpcd h -v --handshake-timeout "$HANDSHAKE_MS" --max-calls "$MAX_CALLS" \
+	--max-connections "$MAX_CONNS" || exit 1
+
+# At the connection limit rpcc says so clearly (docs/protocol.md 3.6): hold
+# every slot with idle sockets (bash's /dev/tcp), then call.
+port=${ADDR_h##*:}
+fds=()
+for _ in $(seq 1 "$MAX_CONNS"); do
+	exec {fd}<>"/dev/tcp/127.0.0.1/$port" && fds+=("$fd")
+done
+sleep 0.2 # let rpcd accept them all
+out=$(rpcc --server "$ADDR_h" echo busy 2>&1)
+rc=$?
+expect_eq "rpcc at the connection limit exits 255" 255 "$rc"
+want="rpcc: echo: $ADDR_h is busy: server refused: too many connections (RESOURCE_EXHAUSTED)"
+expect_eq "rpcc at the connection limit says RESOURCE_EXHAUSTED" "$want" "$out"
+out=$(rpcc --server "$SOCK_h" echo busy 2>&1)
+expect_eq "rpcc at the connection limit, Unix socket" \
+	"rpcc: echo: $SOCK_h is busy: server refused: too many connections (RESOURCE_EXHAUSTED)" "$out"
+if grep -q "refused: too many connections (limit $MAX_CONNS)" "$LOG_h"; then
+	pass "rpcd logs the refusal"
+else
+	fail "rpcd logs the refusal" "$(tail -5 "$LOG_h")"
+fi
+for fd in "${fds[@]}"; do
+	exec {fd}>&-
+done
+got=""
+for _ in $(seq 1 50); do # bounded: rpcd sees the idle sockets go
+	got=$(rpcc --server "$ADDR_h" echo back 2>/dev/null) && break
+	sleep 0.1
+done
+expect_eq "rpcc gets in once the idle sockets are gone" "back" "$got"
+
+# run_prog LABEL ADDR: the program's PASS/FAIL lines (and outcomes), labelled.
+run_prog() {
+	local label=$1 addr=$2 out rc
+	out=$(timeout 300 "$PROG" "$addr" "$KEY" "$LOG_h" "$PID_h" "$MAX_CALLS" "$MAX_CONNS" \
+		"$HANDSHAKE_MS" 2>&1)
+	rc=$?
+	sed -n "s/^\(PASS\|FAIL\|KNOWN-BUG\) /\1 $label: /p; /^  /p" <<<"$out"
+	grep -q '^FAIL ' <<<"$out" && FAILED=1
+	if [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' <<<"$out"; then
+		fail "$label: fault_hostile exited $rc" "$out"
+	fi
+}
+run_prog tcp "$ADDR_h"
+run_prog unix "$SOCK_h"
+
+if kill -0 "$PID_h" 2>/dev/null; then
+	pass "rpcd survived every case"
+else
+	fail "rpcd survived every case" "$(tail -20 "$LOG_h")"
+fi
+expect_eq "rpcc still served after the hostile cases" "after" "$(rpcc --server "$ADDR_h" echo after)"
+
+kill -TERM "$PID_h"
+for _ in $(seq 1 100); do
+	kill -0 "$PID_h" 2>/dev/null || break
+	sleep 0.05
+done
+if kill -0 "$PID_h" 2>/dev/null; then
+	fail "rpcd stops on SIGTERM" "still running after 5 s"
+else
+	wait "$PID_h"
+	expect_eq "rpcd exits 0 on SIGTERM after the hostile cases" 0 "$?"
+fi
+san='AddressSanitizer|runtime error|LeakSanitizer'
+if grep -qE "$san" "$LOG_h"; then
+	fail "no sanitizer report in rpcd's log" "$(grep -A20 -E "$san" "$LOG_h" | head -40)"
+else
+	pass "no sanitizer report in rpcd's log"
+fi
+finish
