@@ -1,5 +1,5 @@
 /* exec_plan.c - a client's Start message, checked and turned into argv, env
- * and cwd for uv_spawn. Everything here came from the network. */
+ * and cwd for rpcd_spawn. Everything here came from the network. */
 #include "exec_plan.h"
 
 #include <errno.h>
@@ -150,7 +150,7 @@ static pbrpc_status build_env(rpcd_exec_plan *plan, const Pbrpc__Exec__Start *st
 	return PBRPC_OK;
 }
 
-/* Checked here, before spawning, because uv_spawn reports a bad directory
+/* Checked here, before spawning, because posix_spawn reports a bad directory
  * with the same ENOENT/EACCES as a bad program. */
 static pbrpc_status build_cwd(rpcd_exec_plan *plan, const Pbrpc__Exec__Start *start,
                               const char *root, pbrpc_error *err)

@@ -1,4 +1,4 @@
-/* exec_plan.h - turns a client's exec Start message into what uv_spawn
+/* exec_plan.h - turns a client's exec Start message into what rpcd_spawn
  * needs, checking every field: argv, environment, working directory. */
 #ifndef RPCD_EXEC_PLAN_H
 #define RPCD_EXEC_PLAN_H

@@ -7,17 +7,20 @@
  * A run can outlive its call (the client goes away first), so the run, not
  * the call, owns the child and the handles; it is freed only when the child
  * has been reaped and every handle is closed. */
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <uv.h>
 
 #include "exec_plan.h"
 #include "exec_policy.h"
+#include "exec_spawn.h"
 #include "pbrpc/exec.pbrpc.h"
 #include "services.h"
 
@@ -48,12 +51,12 @@ typedef enum kill_stage {
 
 typedef struct exec_run {
 	exec_service *svc;
-	pbrpc_call *call; /* NULL once the call is over (finished, cancelled, client gone) */
-	uv_process_t process;
+	pbrpc_call *call;     /* NULL once the call is over (finished, cancelled, client gone) */
+	rpcd_child child;     /* pid, and the pidfd exit_watch polls */
+	uv_poll_t exit_watch; /* the pidfd: readable once the child has exited */
 	uv_pipe_t in, out, err;
 	uv_timer_t timer; /* the timeout, then the kill grace periods */
 	int open_handles;
-	int pid;
 	unsigned exited : 1, out_done : 1, err_done : 1, in_closed : 1, in_eof : 1;
 	unsigned reading : 1, in_paused : 1, with_stdin : 1, timed_out : 1, client_gone : 1;
 	unsigned call_failed : 1, logged : 1;
@@ -96,6 +99,8 @@ static void printable(char *out, size_t size, const char *text)
 static void on_handle_closed(uv_handle_t *h)
 {
 	exec_run *run = h->data;
+	if (h == (uv_handle_t *)&run->exit_watch)
+		rpcd_child_close_fds(&run->child, 0); /* the pidfd, no longer polled */
 	if (--run->open_handles > 0)
 		return;
 	run->svc->n_runs--;
@@ -164,7 +169,7 @@ static void arm_kill_timer(exec_run *run)
 static void on_kill_timer(uv_timer_t *t)
 {
 	exec_run *run = t->data;
-	if (run_over(run) && uv_kill(-run->pid, 0) != 0) {
+	if (run_over(run) && uv_kill(-run->child.pid, 0) != 0) {
 		maybe_finish(run); /* the group is empty */
 		return;
 	}
@@ -173,7 +178,7 @@ static void on_kill_timer(uv_timer_t *t)
 		return;
 	}
 	if (run->kill == KILL_TERM_SENT) {
-		uv_kill(-run->pid, SIGKILL);
+		uv_kill(-run->child.pid, SIGKILL);
 		run->kill = KILL_KILL_SENT;
 		run->kill_at = uv_now(t->loop) + KILL_GRACE_MS;
 		arm_kill_timer(run);
@@ -191,13 +196,13 @@ static void on_kill_timer(uv_timer_t *t)
 }
 
 /* Kills the whole process group: SIGTERM now, SIGKILL after the grace. The
- * child is its own group leader (UV_PROCESS_DETACHED: setsid), so -pid
+ * child is its own group leader (POSIX_SPAWN_SETSID), so -pid
  * reaches its children and grandchildren too. */
 static void terminate(exec_run *run)
 {
 	if (run->kill != KILL_NONE)
 		return;
-	if (uv_kill(-run->pid, SIGTERM) != 0 && run_over(run))
+	if (uv_kill(-run->child.pid, SIGTERM) != 0 && run_over(run))
 		return; /* nothing left to kill */
 	run->kill = KILL_TERM_SENT;
 	run->kill_at = uv_now(run->timer.loop) + KILL_GRACE_MS;
@@ -260,14 +265,15 @@ static void maybe_finish(exec_run *run)
 		else
 			pbrpc_call_finish(call, PBRPC_INTERNAL, "cannot send the exit status");
 	}
-	if (uv_is_closing((uv_handle_t *)&run->process))
+	if (uv_is_closing((uv_handle_t *)&run->exit_watch))
 		return; /* already closing */
 	if (!run->logged)
 		log_end(run);
 	/* Nothing outlives its run: what is left in the group (a background job
 	 * with its output elsewhere) gets SIGTERM, then SIGKILL, like a timeout. */
 	terminate(run);
-	if (run->kill != KILL_NONE && run->kill != KILL_GAVE_UP && uv_kill(-run->pid, 0) == 0) {
+	if (run->kill != KILL_NONE && run->kill != KILL_GAVE_UP &&
+	    uv_kill(-run->child.pid, 0) == 0) {
 		arm_kill_timer(run); /* still there: look again soon */
 		return;
 	}
@@ -275,15 +281,28 @@ static void maybe_finish(exec_run *run)
 	if (!run->in_closed)
 		close_stdin(run);
 	close_handle(run, (uv_handle_t *)&run->timer);
-	close_handle(run, (uv_handle_t *)&run->process);
+	close_handle(run, (uv_handle_t *)&run->exit_watch);
 }
 
-static void on_child_exit(uv_process_t *process, int64_t exit_status, int term_signal)
+/* The pidfd is readable: the child has exited; reap it. */
+static void on_child_exit(uv_poll_t *watch, int status, int events)
 {
-	exec_run *run = process->data;
+	exec_run *run = watch->data;
+	int code = 0, sig = 0;
+	(void)status;
+	(void)events;
+	int rc = rpcd_child_reap(&run->child, &code, &sig);
+	if (rc == 0)
+		return; /* not yet */
+	uv_poll_stop(watch);
+	if (rc < 0) { /* cannot happen unless someone else reaped it */
+		pbrpc_server_log(run->svc->server, PBRPC_LOG_WARN, "%s exec %s: cannot wait: %s",
+		                 run->conn, run->name, strerror(-rc));
+		code = 255;
+	}
 	run->exited = 1;
-	run->exit_status = exit_status;
-	run->term_signal = term_signal;
+	run->exit_status = code;
+	run->term_signal = sig;
 	run->duration_ms = (uv_hrtime() - run->start_ns) / 1000000;
 	/* The timeout keeps running: what the child left behind in its group may
 	 * still hold the output pipes open. */
@@ -419,20 +438,21 @@ static void write_stdin(exec_run *run, ProtobufCBinaryData data)
 
 /* ---- starting a run ---------------------------------------------------------- */
 
+/* rc: a negative errno from rpcd_spawn (or libuv, which uses the same). */
 static pbrpc_status spawn_error(int rc, const char *name, pbrpc_error *err)
 {
 	pbrpc_status code;
 	const char *what;
-	switch (rc) {
-	case UV_ENOENT:
-	case UV_ENOTDIR: code = PBRPC_NOT_FOUND, what = "no such program"; break;
-	case UV_EACCES:
-	case UV_EPERM:
-	case UV_EISDIR: code = PBRPC_PERMISSION_DENIED, what = "cannot execute"; break;
-	case UV_EMFILE:
-	case UV_ENFILE:
-	case UV_EAGAIN:
-	case UV_ENOMEM: code = PBRPC_RESOURCE_EXHAUSTED, what = "cannot start"; break;
+	switch (-rc) {
+	case ENOENT:
+	case ENOTDIR: code = PBRPC_NOT_FOUND, what = "no such program"; break;
+	case EACCES:
+	case EPERM:
+	case EISDIR: code = PBRPC_PERMISSION_DENIED, what = "cannot execute"; break;
+	case EMFILE:
+	case ENFILE:
+	case EAGAIN:
+	case ENOMEM: code = PBRPC_RESOURCE_EXHAUSTED, what = "cannot start"; break;
 	default: code = PBRPC_INTERNAL, what = "cannot start"; break;
 	}
 	err->code = code;
@@ -442,6 +462,20 @@ static pbrpc_status spawn_error(int rc, const char *name, pbrpc_error *err)
 		snprintf(err->message, sizeof err->message, "%s %.200s: %s", what, name,
 		         uv_strerror(rc));
 	return code;
+}
+
+/* Hands one of our pipe ends to libuv; on failure the descriptor is closed
+ * here (the handle is open either way and counted). */
+static int open_pipe(exec_run *run, uv_loop_t *loop, uv_pipe_t *pipe, int *fd)
+{
+	uv_pipe_init(loop, pipe, 0);
+	pipe->data = run;
+	run->open_handles++;
+	int rc = uv_pipe_open(pipe, *fd);
+	if (rc != 0)
+		close(*fd);
+	*fd = -1;
+	return rc;
 }
 
 /* Spawns plan's program for call; on failure returns why, the run closing. */
@@ -455,58 +489,61 @@ static pbrpc_status spawn_run(exec_service *svc, pbrpc_call *call, const rpcd_ex
 		snprintf(err->message, sizeof err->message, "out of memory");
 		return err->code;
 	}
+	run->start_ns = uv_hrtime();
+	int rc = rpcd_spawn(plan, &run->child);
+	if (rc != 0) { /* nothing was started, nothing is open */
+		free(run);
+		return spawn_error(rc, plan->name, err);
+	}
 	run->svc = svc;
 	svc->n_runs++;
 	run->with_stdin = plan->with_stdin;
 	snprintf(run->conn, sizeof run->conn, "%s", pbrpc_call_conn_name(call));
 	printable(run->name, sizeof run->name, plan->name);
-	uv_pipe_init(loop, &run->in, 0);
-	uv_pipe_init(loop, &run->out, 0);
-	uv_pipe_init(loop, &run->err, 0);
 	uv_timer_init(loop, &run->timer);
-	run->in.data = run->out.data = run->err.data = run->timer.data = run->process.data = run;
-	run->open_handles = 5; /* uv_spawn initialises the process handle even when it fails */
-
-	uv_stdio_container_t stdio[3];
-	stdio[0].flags = plan->with_stdin ? UV_CREATE_PIPE | UV_READABLE_PIPE : UV_IGNORE;
-	stdio[0].data.stream = (uv_stream_t *)&run->in;
-	stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-	stdio[1].data.stream = (uv_stream_t *)&run->out;
-	stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-	stdio[2].data.stream = (uv_stream_t *)&run->err;
-	uv_process_options_t options = {
-	    .exit_cb = on_child_exit,
-	    .file = plan->argv[0],
-	    .args = plan->argv,
-	    .env = plan->env,
-	    .cwd = plan->cwd,
-	    /* Its own session and process group, so that a kill reaches all of it.
-	     * libuv opens every descriptor close-on-exec: the child gets just these. */
-	    .flags = UV_PROCESS_DETACHED,
-	    .stdio_count = 3,
-	    .stdio = stdio,
-	};
-	run->start_ns = uv_hrtime();
-	int rc = uv_spawn(loop, &run->process, &options);
+	run->timer.data = run;
+	run->open_handles = 1;
+	/* Every descriptor is close-on-exec (rpcd_spawn's, libuv's, and the
+	 * inherited ones since rpcd_exec_register): the next child gets none. */
+	if (plan->with_stdin)
+		rc = open_pipe(run, loop, &run->in, &run->child.stdin_fd);
+	else
+		run->in_closed = 1;
+	int rc_out = open_pipe(run, loop, &run->out, &run->child.stdout_fd);
+	int rc_err = open_pipe(run, loop, &run->err, &run->child.stderr_fd);
+	if (rc == 0)
+		rc = rc_out ? rc_out : rc_err;
+	int watching = 0;
+	if (rc == 0 && (rc = uv_poll_init(loop, &run->exit_watch, run->child.pidfd)) == 0) {
+		run->exit_watch.data = run;
+		run->open_handles++;
+		watching = 1; /* from now on, closing exit_watch closes the pidfd */
+		rc = uv_poll_start(&run->exit_watch, UV_READABLE, on_child_exit);
+	}
 	if (rc != 0) {
-		run->exited = run->out_done = run->err_done = run->in_closed = 1;
-		close_handle(run, (uv_handle_t *)&run->in);
+		/* libuv refused a descriptor (short of memory, say): undo the
+		 * start, waiting here for the killed child. */
+		kill(-run->child.pid, SIGKILL);
+		waitpid(run->child.pid, NULL, 0);
+		run->exited = run->out_done = run->err_done = run->in_closed = run->logged = 1;
+		if (plan->with_stdin)
+			close_handle(run, (uv_handle_t *)&run->in);
 		close_handle(run, (uv_handle_t *)&run->out);
 		close_handle(run, (uv_handle_t *)&run->err);
 		close_handle(run, (uv_handle_t *)&run->timer);
-		close_handle(run, (uv_handle_t *)&run->process);
+		if (watching)
+			close_handle(run, (uv_handle_t *)&run->exit_watch);
+		else
+			rpcd_child_close_fds(&run->child, 0);
 		return spawn_error(rc, plan->name, err);
 	}
-	run->pid = run->process.pid;
 	run->call = call;
 	pbrpc_call_set_data(call, run);
-	if (!plan->with_stdin)
-		run->in_closed = 1, close_handle(run, (uv_handle_t *)&run->in);
 	set_reading(run, 1);
 	if (plan->timeout_ms > 0)
 		uv_timer_start(&run->timer, on_timeout, plan->timeout_ms, 0);
 	pbrpc_server_log(svc->server, PBRPC_LOG_DEBUG, "%s exec %s: started, pid %d", run->conn,
-	                 run->name, run->pid);
+	                 run->name, run->child.pid);
 	return PBRPC_OK;
 }
 
