@@ -6,7 +6,15 @@
  * Chunks received on the loop wait in a queue; one thread-pool job at a time
  * writes (and hashes, in order) everything queued. While more than two
  * chunks wait we stop reading the connection (pbrpc_call_pause), so memory
- * per upload is bounded whatever the file size.
+ * per upload is bounded whatever the file size. Chunk buffers are reused,
+ * not freed: fresh memory costs a page fault per 4 KiB.
+ *
+ * Writes go behind: each chunk's writeback starts as soon as it is written,
+ * and once a range is WRITE_BEHIND_LAG behind the end we wait for it and drop
+ * it from the page cache. So an upload holds a few MiB of page cache, not the
+ * whole file; pages are recycled while still hot (on a VM, a page the kernel
+ * has not touched for a while costs the host a fault too), and the fsync at
+ * the end finds almost nothing left to write.
  *
  * A dropped connection keeps the temporary file of a sized upload, so that
  * PutOffset can tell the client where to resume; any other failure removes
@@ -25,6 +33,8 @@
 #include "file_service.h"
 
 #define PUT_MAX_QUEUED   (2 * (size_t)FILE_CHUNK)
+#define PUT_MAX_SPARE    3 /* chunk buffers kept for reuse */
+#define WRITE_BEHIND_LAG ((uint64_t)8 << 20)
 #define NANOS_PER_SECOND 1000000000u
 
 /* Permission bits a client may ask for: no set-id bits from the network. */
@@ -37,7 +47,7 @@ struct file_upload {
 
 typedef struct put_chunk {
 	struct put_chunk *next;
-	size_t len;
+	size_t len, cap;
 	uint8_t data[];
 } put_chunk;
 
@@ -66,12 +76,16 @@ typedef struct put_transfer {
 	int opened;        /* the open job succeeded: fd is the temporary file */
 	int keep_temp;     /* on close: leave the temporary file for a resume */
 	uint64_t written;  /* bytes in the temporary file (jobs only while one runs) */
+	uint64_t dropped;  /* [0, dropped) is on disk and out of the page cache (jobs) */
 	uint64_t received; /* offset + data bytes received */
 	crypto_generichash_state hash;
 
 	put_chunk *queue, *queue_tail; /* received, waiting for a write job */
 	size_t queued;
 	put_chunk *writing; /* the running write job's */
+	put_chunk *done;    /* written by the last job, back to spare on the loop */
+	put_chunk *spare;   /* empty buffers for the next chunks (loop only) */
+	int n_spare;
 	int paused, have_header, have_checksum, half_closed;
 	uint8_t client_sum[FILE_HASH_BYTES];
 	uint8_t stored_sum[FILE_HASH_BYTES];
@@ -116,6 +130,8 @@ static void release_if_idle(put_transfer *t)
 	unlist_upload(t);
 	free_chunks(t->queue);
 	free_chunks(t->writing);
+	free_chunks(t->done);
+	free_chunks(t->spare);
 	free(t);
 }
 
@@ -198,27 +214,75 @@ static void open_job(put_transfer *t, uint8_t *buf)
 			return;
 		}
 	}
-	t->written = t->offset;
+	t->written = t->dropped = t->offset;
 	t->opened = 1;
+}
+
+/* Starts writeback of [from, t->written) and drops from the page cache what
+ * is far enough behind. Errors are not checked here: fsync reports them. */
+static void write_behind(put_transfer *t, uint64_t from)
+{
+	sync_file_range(t->fd, (off_t)from, (off_t)(t->written - from), SYNC_FILE_RANGE_WRITE);
+	if (t->written - t->dropped < 2 * WRITE_BEHIND_LAG)
+		return;
+	uint64_t upto = t->written - WRITE_BEHIND_LAG;
+	off_t len = (off_t)(upto - t->dropped);
+	sync_file_range(t->fd, (off_t)t->dropped, len,
+	                SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+	                    SYNC_FILE_RANGE_WAIT_AFTER);
+	posix_fadvise(t->fd, (off_t)t->dropped, len, POSIX_FADV_DONTNEED);
+	t->dropped = upto;
 }
 
 static void write_job(put_transfer *t)
 {
-	put_chunk *c = t->writing;
-	t->writing = NULL;
-	while (c) {
-		put_chunk *next = c->next;
-		if (t->job_err.code == PBRPC_OK) {
-			if (file_io_pwrite(t->fd, c->data, c->len, t->written) != 0) {
-				file_errno_status(errno, t->path, &t->job_err);
-			} else {
-				crypto_generichash_update(&t->hash, c->data, c->len);
-				t->written += c->len;
-			}
+	uint64_t from = t->written;
+	for (put_chunk *c = t->writing; c && t->job_err.code == PBRPC_OK; c = c->next) {
+		if (file_io_pwrite(t->fd, c->data, c->len, t->written) != 0) {
+			file_errno_status(errno, t->path, &t->job_err);
+		} else {
+			crypto_generichash_update(&t->hash, c->data, c->len);
+			t->written += c->len;
 		}
-		free(c);
-		c = next;
 	}
+	if (t->written > from)
+		write_behind(t, from);
+	t->done = t->writing;
+	t->writing = NULL;
+}
+
+/* Keeps up to PUT_MAX_SPARE written chunks' buffers for the next ones. */
+static void recycle_done(put_transfer *t)
+{
+	while (t->done) {
+		put_chunk *c = t->done;
+		t->done = c->next;
+		if (t->n_spare < PUT_MAX_SPARE) {
+			c->next = t->spare;
+			t->spare = c;
+			t->n_spare++;
+		} else {
+			free(c);
+		}
+	}
+}
+
+/* A buffer for len bytes: a spare one if it is big enough. */
+static put_chunk *get_chunk(put_transfer *t, size_t len)
+{
+	put_chunk *c = t->spare;
+	if (c && c->cap >= len) {
+		t->spare = c->next;
+		t->n_spare--;
+	} else {
+		size_t cap = len > FILE_CHUNK ? len : FILE_CHUNK;
+		if (!(c = malloc(sizeof *c + cap)))
+			return NULL;
+		c->cap = cap;
+	}
+	c->next = NULL;
+	c->len = len;
+	return c;
 }
 
 static void commit_job(put_transfer *t)
@@ -350,6 +414,7 @@ static void after_work(uv_work_t *w, int status)
 	put_transfer *t = w->data;
 	(void)status; /* jobs are never cancelled */
 	t->job_running = 0;
+	recycle_done(t);
 	if (t->job == PUT_JOB_CLOSE) {
 		release_if_idle(t);
 		return;
@@ -412,11 +477,9 @@ static pbrpc_status take_data(put_transfer *t, const ProtobufCBinaryData *data, 
 		                 "%s: more data than the header's size", t->path);
 	if (data->len == 0)
 		return PBRPC_OK;
-	put_chunk *c = malloc(sizeof *c + data->len);
+	put_chunk *c = get_chunk(t, data->len);
 	if (!c)
 		return file_fail(err, PBRPC_RESOURCE_EXHAUSTED, "out of memory");
-	c->next = NULL;
-	c->len = data->len;
 	memcpy(c->data, data->data, data->len);
 	if (t->queue_tail)
 		t->queue_tail->next = c;
