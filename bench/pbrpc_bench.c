@@ -12,9 +12,11 @@
  * Each prints "key value" lines (µs, calls/s, MB/s with MB = 10^6 bytes), or
  * "na REASON" and exits 3 when the server lacks the service measured.
  *
- * Several calls in flight on one connection from one thread: open a stream
- * on the unary method per call and send its request (which half-closes)
- * before receiving any reply; each connection keeps a window of F calls. */
+ * Several calls in flight on one connection from one thread: each
+ * connection keeps a window of F calls started with pbrpc_client_call_async.
+ * Like the raw floor, which answers each read's replies with one write, the
+ * loop waits for a connection's oldest reply, takes every other reply that
+ * is already there, starts as many new calls and writes them together. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -106,38 +108,41 @@ typedef struct load_job {
 	int failed;
 } load_job;
 
+/* Starts one echo call; its request goes out at the next flush. */
 static pbrpc_stream *start_call(pbrpc_client *c)
 {
 	Pbrpc__Echo__EchoRequest req = PBRPC__ECHO__ECHO_REQUEST__INIT;
 	pbrpc_error err = {0};
 	req.data.data = g_payload;
 	req.data.len = (size_t)g_size;
-	pbrpc_stream *s = pbrpc_stream_open(c, PBRPC_ECHO_ECHO_SAY_METHOD, NULL, &err);
-	if (s && pbrpc_stream_send(s, &req.base, &err) != PBRPC_OK) {
-		pbrpc_stream_free(s);
-		s = NULL;
-	}
+	pbrpc_stream *s =
+	    pbrpc_client_call_async(c, PBRPC_ECHO_ECHO_SAY_METHOD, &req.base, NULL, &err);
 	if (!s)
 		fprintf(stderr, "pbrpc_bench: start call: %s\n", err.message);
 	return s;
 }
 
-/* Receives the reply and the end of s, then frees it. */
+/* Waits for the reply of s (which it frees) and checks it. */
 static int finish_call(pbrpc_stream *s)
 {
-	ProtobufCMessage *msg = NULL, *end = NULL;
+	ProtobufCMessage *msg = NULL;
 	pbrpc_error err = {0};
-	int rc = -1;
-	if (pbrpc_stream_recv(s, &msg, &err) == PBRPC_OK && msg &&
-	    pbrpc_stream_recv(s, &end, &err) == PBRPC_OK && !end)
-		rc = 0;
-	else
-		fprintf(stderr, "pbrpc_bench: call: %s\n",
-		        err.message[0] ? err.message : "no reply");
+	if (pbrpc_client_call_wait(s, &msg, &err) != PBRPC_OK) {
+		fprintf(stderr, "pbrpc_bench: call: %s\n", err.message);
+		return -1;
+	}
+	int ok = ((Pbrpc__Echo__EchoReply *)msg)->data.len == (size_t)g_size;
 	pbrpc_message_free(msg);
-	pbrpc_message_free(end);
-	pbrpc_stream_free(s);
-	return rc;
+	return ok ? 0 : -1;
+}
+
+static int flush(pbrpc_client *c)
+{
+	pbrpc_error err = {0};
+	if (pbrpc_client_flush(c, &err) == PBRPC_OK)
+		return 0;
+	fprintf(stderr, "pbrpc_bench: flush: %s\n", err.message);
+	return -1;
 }
 
 static void *load_thread(void *arg)
@@ -165,23 +170,44 @@ static void *load_thread(void *arg)
 		}
 		goto out;
 	}
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
 		for (int k = 0; k < f; k++)
 			if (!(ring[i * f + k] = start_call(cl[i]))) {
 				j->failed = 1;
 				goto out;
 			}
+		if (flush(cl[i]) != 0) {
+			j->failed = 1;
+			goto out;
+		}
+	}
 	while (now_s() < stop) {
 		for (int i = 0; i < n; i++) {
-			pbrpc_stream **slot = &ring[i * f + head[i]];
-			int rc = finish_call(*slot);
-			*slot = NULL;
-			if (rc != 0 || !(*slot = start_call(cl[i]))) {
+			pbrpc_stream **win = &ring[i * f];
+			/* The oldest reply, then every later one already here. */
+			int got = 0, h = head[i];
+			do {
+				int rc = finish_call(win[h]);
+				win[h] = NULL;
+				if (rc != 0) {
+					j->failed = 1;
+					goto out;
+				}
+				got++;
+				h = (h + 1) % f;
+			} while (got < f && pbrpc_stream_ready(win[h]));
+			/* As many new calls, in one write. */
+			for (int k = 0; k < got; k++)
+				if (!(win[(head[i] + k) % f] = start_call(cl[i]))) {
+					j->failed = 1;
+					goto out;
+				}
+			if (flush(cl[i]) != 0) {
 				j->failed = 1;
 				goto out;
 			}
-			j->calls++;
-			head[i] = (head[i] + 1) % f;
+			head[i] = h;
+			j->calls += got;
 		}
 	}
 	for (int i = 0; i < n * f; i++) /* drain the window */

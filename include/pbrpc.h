@@ -190,6 +190,37 @@ void pbrpc_stream_cancel(pbrpc_stream *s);
 /* Frees s, cancelling the call if it has not ended. */
 void pbrpc_stream_free(pbrpc_stream *s);
 
+/* Many unary calls in flight from one thread, without a thread per call.
+ *
+ * Starts a unary call and returns at once. The request is serialized and
+ * sealed before the call returns (it stays the caller's); its bytes wait, so
+ * that calls started together share one write, until pbrpc_client_flush(),
+ * a wait on this client (pbrpc_client_call_wait(), pbrpc_stream_recv(),
+ * pbrpc_client_poll()), or 64 KiB are queued. Returns a handle the caller
+ * owns and passes to pbrpc_client_call_wait() (or pbrpc_stream_free() to
+ * abandon the call), or NULL with err set (INVALID_ARGUMENT if the method is
+ * not unary). */
+pbrpc_stream *pbrpc_client_call_async(pbrpc_client *c, const pbrpc_method_desc *method,
+                                      const ProtobufCMessage *request,
+                                      const pbrpc_call_options *opts, pbrpc_error *err);
+/* Writes queued requests (and cancels) now. */
+pbrpc_status pbrpc_client_flush(pbrpc_client *c, pbrpc_error *err);
+/* Waits for the reply of a call from pbrpc_client_call_async() and frees s
+ * (always). On PBRPC_OK *reply is a new message the caller frees with
+ * pbrpc_message_free(); otherwise *reply is NULL and err says why. */
+pbrpc_status pbrpc_client_call_wait(pbrpc_stream *s, ProtobufCMessage **reply, pbrpc_error *err);
+/* 1 if the call's next wait (pbrpc_client_call_wait(), pbrpc_stream_recv())
+ * returns without waiting: a message has arrived, or the call has ended or
+ * passed its deadline. Never blocks and never reads. */
+int pbrpc_stream_ready(pbrpc_stream *s);
+/* Writes queued requests, then reads what the server has sent and hands
+ * every reply to its call, waiting up to timeout_ms (0: not at all, -1: no
+ * limit) for one to arrive. Returns how many frames this thread handed
+ * over; 0 if none came in time, or if another thread was reading (it hands
+ * them over; this returns once it stops); -1 with err set if the
+ * connection is lost. */
+int pbrpc_client_poll(pbrpc_client *c, int timeout_ms, pbrpc_error *err);
+
 /* Frees a message returned by the client API. NULL is fine. */
 void pbrpc_message_free(ProtobufCMessage *msg);
 

@@ -10,6 +10,8 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +32,9 @@
 #define DEFER_LIMIT (64u << 10)
 /* How often a reader with no wake fd looks at its call again. */
 #define UNWOKEN_SLICE_MS 100
+/* Freed calls a client keeps for its next ones: a window of calls in flight
+ * then costs no trip through malloc's slow paths per call. */
+#define SPARE_STREAMS 64
 
 typedef struct queued_msg {
 	struct queued_msg *next;
@@ -37,21 +42,35 @@ typedef struct queued_msg {
 } queued_msg;
 
 struct pbrpc_stream {
+	pthread_cond_t cond; /* first: it stays initialised while the stream is spare */
 	pbrpc_client *client;
-	pbrpc_stream *next; /* in client->calls while open */
+	pbrpc_stream *next; /* in client->calls while open; in client->spare after */
 	uint64_t id;
 	const pbrpc_method_desc *method;
 	int64_t deadline_ns; /* CLOCK_MONOTONIC; 0 = none */
 	uint64_t timeout_ms;
-	pthread_cond_t cond;
 	queued_msg *head, *tail;
-	int started; /* REQUEST sent */
+	queued_msg first; /* the queue's node while only one message waits (no malloc) */
+	int first_in_use;
+	int started;      /* REQUEST queued or sent: a cancel must tell the server (lock) */
+	int request_sent; /* the REQUEST frame went into the output (the owner's only) */
 	int half_closed;
 	int done; /* STATUS seen, or failed locally */
 	int listed;
 	pbrpc_status status;
-	char message[1024];
+	char *message; /* the status text; NULL if empty (most calls: no allocation) */
 };
+
+/* How the reader last found the socket: recv_first if a reply was already
+ * waiting, so the next read tries recv before poll. */
+typedef struct read_hint {
+	int recv_first;
+	unsigned probe;
+} read_hint;
+#define READ_PROBE_EVERY 16
+
+static int release_stream(pbrpc_stream *s);
+static void destroy_stream(pbrpc_stream *s);
 
 struct pbrpc_client {
 	int fd;
@@ -62,17 +81,24 @@ struct pbrpc_client {
 
 	pthread_mutex_t lock; /* everything below */
 	int reader_active;
+	int n_waiting;           /* threads in a condition wait for their call */
+	int n_polling;           /* threads in pbrpc_client_poll() waiting on progress */
+	pthread_cond_t progress; /* a reader handed records over, or gave up its role */
 	int locks_ready;
-	pthread_t owner;   /* the thread that connected */
-	int threaded;      /* another thread has used the client */
-	int wake_fd;       /* eventfd, once threaded: wakes the reader to look again */
-	uint64_t *cancels; /* CANCELs waiting for the send lock */
-	size_t n_cancels, cancels_size;
+	pthread_t owner;          /* the thread that connected */
+	int threaded;             /* another thread has used the client */
+	int wake_fd;              /* eventfd, once threaded: wakes the reader to look again */
+	uint64_t *cancels;        /* CANCELs waiting for the send lock */
+	_Atomic size_t n_cancels; /* atomic: senders look without the lock */
+	size_t cancels_size;
 	uint64_t next_id;
-	pbrpc_stream *calls;
-	int broken;
+	pbrpc_stream *calls, *calls_tail; /* open calls, oldest first */
+	pbrpc_stream *spare;              /* freed calls kept for reuse (linked by next) */
+	unsigned n_spare;
+	_Atomic int broken; /* set once, under lock; senders look without it */
 	char broken_why[200];
-	pbrpc_buf in; /* the reader's */
+	pbrpc_buf in;   /* the reader's */
+	read_hint hint; /* the reader's */
 	char software[64];
 };
 
@@ -130,9 +156,12 @@ static int write_all(int fd, const uint8_t *p, size_t n, int64_t deadline)
  * It polls before reading, so a call whose reply is not there yet costs one
  * poll and one recv, not a failed recv as well. */
 static int read_record(int fd, int wake_fd, int slice_ms, pbrpc_buf *in, uint32_t cap,
-                       int64_t deadline, uint32_t *body_len, const char **why)
+                       int64_t deadline, read_hint *hint, uint32_t *body_len, const char **why)
 {
-	int readable = 0;
+	/* Skip the poll while replies tend to be waiting already (a reader going
+	 * round many connections); otherwise try that now and then. */
+	int guess = hint && (hint->recv_first || ++hint->probe % READ_PROBE_EVERY == 0);
+	int readable = guess;
 	for (;;) {
 		int rc = pbrpc_record_check(pbrpc_buf_head(in), pbrpc_buf_len(in), cap, body_len);
 		if (rc == PBRPC_RECORD_READY)
@@ -156,8 +185,8 @@ static int read_record(int fd, int wake_fd, int slice_ms, pbrpc_buf *in, uint32_
 			                        {.fd = wake_fd, .events = POLLIN}};
 			int ms = poll_ms(deadline);
 			int sliced = slice_ms > 0 && (ms < 0 || ms > slice_ms);
-			int n =
-			    ms == 0 ? 0 : poll(pfd, wake_fd >= 0 ? 2 : 1, sliced ? slice_ms : ms);
+			/* Even past the deadline: a reply already here is taken. */
+			int n = poll(pfd, wake_fd >= 0 ? 2 : 1, sliced ? slice_ms : ms);
 			if (n < 0 && errno != EINTR) {
 				*why = strerror(errno);
 				return -1;
@@ -179,6 +208,10 @@ static int read_record(int fd, int wake_fd, int slice_ms, pbrpc_buf *in, uint32_
 			readable = 1;
 		}
 		ssize_t r = recv(fd, pbrpc_buf_tail(in), pbrpc_buf_room(in), 0);
+		if (guess) { /* a recv without a poll first: was there something? */
+			hint->recv_first = r > 0;
+			guess = 0;
+		}
 		if (r > 0) {
 			pbrpc_buf_commit(in, (size_t)r);
 			continue;
@@ -269,7 +302,7 @@ static int run_handshake(pbrpc_client *c, const uint8_t key[PBRPC_KEY_BYTES], in
 			break;
 		uint32_t body_len;
 		int r = read_record(c->fd, -1, 0, &c->in, PBRPC_HANDSHAKE_MAX_RECORD, deadline,
-		                    &body_len, &why);
+		                    NULL, &body_len, &why);
 		if (r <= 0) {
 			pbrpc_error_set(err, PBRPC_UNAVAILABLE, "handshake: %s",
 			                r == 0 ? "timed out waiting for the server" : why);
@@ -364,6 +397,7 @@ pbrpc_client *pbrpc_client_connect(const char *address, const pbrpc_client_optio
 	c->locks_ready = 1;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->send_lock, NULL);
+	pthread_cond_init(&c->progress, NULL);
 	return c;
 }
 
@@ -376,12 +410,18 @@ void pbrpc_client_close(pbrpc_client *c)
 	if (c->wake_fd >= 0)
 		close(c->wake_fd);
 	free(c->cancels);
+	while (c->spare) {
+		pbrpc_stream *s = c->spare;
+		c->spare = s->next;
+		destroy_stream(s);
+	}
 	pbrpc_buf_free(&c->in);
 	pbrpc_buf_free(&c->out);
 	pbrpc_channel_wipe(&c->ch);
 	if (c->locks_ready) { /* the locks exist only after a handshake */
 		pthread_mutex_destroy(&c->lock);
 		pthread_mutex_destroy(&c->send_lock);
+		pthread_cond_destroy(&c->progress);
 	}
 	free(c);
 }
@@ -404,30 +444,52 @@ void pbrpc_message_free(ProtobufCMessage *msg)
 
 /* ---- calls ----------------------------------------------------------------- */
 
+#define MAX_STATUS_TEXT 1024 /* with its NUL */
+
+/* Ends s (lock held) with the server's status text, copied as it is (no
+ * printf per call), and wakes its waiter. */
+static void set_done_text(pbrpc_stream *s, pbrpc_status status, const char *text, size_t len)
+{
+	if (s->done)
+		return;
+	s->done = 1;
+	s->status = status;
+	if (len >= MAX_STATUS_TEXT)
+		len = MAX_STATUS_TEXT - 1;
+	if (len && (s->message = malloc(len + 1))) { /* no memory: the status name stands */
+		memcpy(s->message, text, len);
+		s->message[len] = '\0';
+	}
+	pthread_cond_signal(&s->cond);
+}
+
 static void set_done(pbrpc_stream *s, pbrpc_status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Ends s locally (lock held) and wakes its waiter. */
 static void set_done(pbrpc_stream *s, pbrpc_status status, const char *fmt, ...)
 {
+	char text[MAX_STATUS_TEXT];
 	va_list ap;
 	if (s->done)
 		return;
-	s->done = 1;
-	s->status = status;
 	va_start(ap, fmt);
-	vsnprintf(s->message, sizeof s->message, fmt, ap);
+	vsnprintf(text, sizeof text, fmt, ap);
 	va_end(ap);
-	pthread_cond_signal(&s->cond);
+	set_done_text(s, status, text, strlen(text));
 }
 
 static void unlist(pbrpc_stream *s)
 {
 	if (!s->listed)
 		return;
-	for (pbrpc_stream **pp = &s->client->calls; *pp; pp = &(*pp)->next) {
+	pbrpc_client *c = s->client;
+	pbrpc_stream *prev = NULL;
+	for (pbrpc_stream **pp = &c->calls; *pp; prev = *pp, pp = &(*pp)->next) {
 		if (*pp == s) {
 			*pp = s->next;
+			if (c->calls_tail == s)
+				c->calls_tail = prev;
 			break;
 		}
 	}
@@ -458,10 +520,7 @@ static pbrpc_status send_frame(pbrpc_stream *s, pbrpc_frame *f, const ProtobufCM
 	pbrpc_status st = PBRPC_OK;
 
 	pthread_mutex_lock(&c->send_lock);
-	pthread_mutex_lock(&c->lock);
-	int broken = c->broken;
-	pthread_mutex_unlock(&c->lock);
-	if (broken) {
+	if (c->broken) {
 		st = pbrpc_error_set(err, PBRPC_UNAVAILABLE, "connection lost: %s", c->broken_why);
 		goto out;
 	}
@@ -502,6 +561,8 @@ static pbrpc_status write_out(pbrpc_client *c, int64_t deadline, pbrpc_error *er
 /* Sends the CANCELs other threads queued while we held the send lock. */
 static void flush_cancels(pbrpc_client *c)
 {
+	if (c->n_cancels == 0) /* the usual case: no lock taken */
+		return;
 	pthread_mutex_lock(&c->lock);
 	while (c->n_cancels > 0 && !c->broken) {
 		pbrpc_frame f = {.call_id = c->cancels[--c->n_cancels], .kind = PBRPC_FRAME_CANCEL};
@@ -525,8 +586,9 @@ static pbrpc_stream *find_open(pbrpc_client *c, uint64_t id)
 
 static void cancel_locked(pbrpc_stream *s, pbrpc_status status, const char *why);
 
-/* The reader: one record in, handed to its call (lock not held). */
-static void deliver_record(pbrpc_client *c, uint8_t *rec, uint32_t body_len)
+/* The reader: one record in, handed to its call (lock not held).
+ * Returns -1 if the connection broke. */
+static int deliver_record(pbrpc_client *c, uint8_t *rec, uint32_t body_len)
 {
 	size_t plain_len;
 	pbrpc_frame f;
@@ -535,19 +597,19 @@ static void deliver_record(pbrpc_client *c, uint8_t *rec, uint32_t body_len)
 		pthread_mutex_lock(&c->lock);
 		break_client(c, "a record from the server failed authentication");
 		pthread_mutex_unlock(&c->lock);
-		return;
+		return -1;
 	}
 	if (pbrpc_frame_decode(rec + PBRPC_RECORD_HEADER, plain_len, &f) != 0) {
 		pthread_mutex_lock(&c->lock);
 		break_client(c, "malformed frame from the server");
 		pthread_mutex_unlock(&c->lock);
-		return;
+		return -1;
 	}
 	pthread_mutex_lock(&c->lock);
 	pbrpc_stream *s = find_open(c, f.call_id);
 	if (!s) { /* cancelled or timed out here already */
 		pthread_mutex_unlock(&c->lock);
-		return;
+		return 0;
 	}
 	if (f.kind == PBRPC_FRAME_MESSAGE ||
 	    (f.kind == PBRPC_FRAME_STATUS && (f.flags & PBRPC_FLAG_HAS_MESSAGE))) {
@@ -556,9 +618,11 @@ static void deliver_record(pbrpc_client *c, uint8_t *rec, uint32_t body_len)
 		pthread_mutex_unlock(&c->lock);
 		ProtobufCMessage *msg =
 		    protobuf_c_message_unpack(type, NULL, f.payload_len, f.payload);
-		queued_msg *q = msg ? malloc(sizeof *q) : NULL;
 		pthread_mutex_lock(&c->lock);
 		s = find_open(c, f.call_id);
+		queued_msg *q = NULL;
+		if (s && msg)
+			q = s->first_in_use ? malloc(sizeof *q) : &s->first;
 		if (!s || !q) {
 			if (s && msg) /* the call cannot go on without its messages */
 				cancel_locked(s, PBRPC_RESOURCE_EXHAUSTED,
@@ -568,9 +632,10 @@ static void deliver_record(pbrpc_client *c, uint8_t *rec, uint32_t body_len)
 				              "the server's reply is not a valid message");
 			pthread_mutex_unlock(&c->lock);
 			pbrpc_message_free(msg);
-			free(q);
-			return;
+			return 0;
 		}
+		if (q == &s->first)
+			s->first_in_use = 1;
 		q->next = NULL;
 		q->msg = msg;
 		if (s->tail)
@@ -581,23 +646,63 @@ static void deliver_record(pbrpc_client *c, uint8_t *rec, uint32_t body_len)
 	}
 	if (f.kind == PBRPC_FRAME_STATUS) {
 		unsigned code = f.status <= PBRPC_STATUS_MAX ? f.status : PBRPC_UNKNOWN;
-		set_done(s, (pbrpc_status)code, "%.*s",
-		         (int)(f.message_len < sizeof s->message ? f.message_len
-		                                                 : sizeof s->message - 1),
-		         f.message ? f.message : "");
+		set_done_text(s, (pbrpc_status)code, f.message, f.message_len);
 		unlist(s);
 	} else if (f.kind != PBRPC_FRAME_MESSAGE) {
 		break_client(c, "unexpected frame kind from the server");
 	}
 	pthread_cond_signal(&s->cond);
+	int broken = c->broken;
 	pthread_mutex_unlock(&c->lock);
+	return broken ? -1 : 0;
 }
 
-/* Hands the reader's role to some other waiting call (lock held). */
+/* The reader: hands over every whole record one read brought in, so a read
+ * of many replies costs one pass (lock not held). Returns how many. */
+static int deliver_buffered(pbrpc_client *c)
+{
+	uint32_t body_len;
+	int n = 0;
+	while (pbrpc_record_check(pbrpc_buf_head(&c->in), pbrpc_buf_len(&c->in), c->max_record,
+	                          &body_len) == PBRPC_RECORD_READY) {
+		int rc = deliver_record(c, pbrpc_buf_head(&c->in), body_len);
+		pbrpc_buf_consume(&c->in, PBRPC_RECORD_HEADER + body_len);
+		n++;
+		if (rc != 0)
+			break;
+	}
+	pbrpc_buf_shrink(&c->in, 0);
+	return n;
+}
+
+/* Hands the reader's role to some other waiting thread (lock held). A
+ * client driven by one thread has none, and pays nothing here. */
 static void pass_reader_role(pbrpc_client *c)
 {
+	if (c->n_polling)
+		pthread_cond_broadcast(&c->progress);
+	if (c->n_waiting == 0)
+		return;
 	for (pbrpc_stream *s = c->calls; s; s = s->next)
 		pthread_cond_signal(&s->cond);
+}
+
+/* Waits on cond until signalled or deadline (CLOCK_MONOTONIC; 0: none). */
+static void cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *lock, int64_t deadline)
+{
+	if (!deadline) {
+		pthread_cond_wait(cond, lock);
+		return;
+	}
+	int64_t left = deadline - now_ns();
+	if (left <= 0)
+		return;
+	struct timespec ts; /* the condition variables use the default, CLOCK_REALTIME */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int64_t at = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + left;
+	ts.tv_sec = at / 1000000000;
+	ts.tv_nsec = at % 1000000000;
+	pthread_cond_timedwait(cond, lock, &ts);
 }
 
 /* Waits (lock held) until s has a message or has ended, reading for
@@ -615,18 +720,9 @@ static void wait_for(pbrpc_stream *s, int until_done)
 			break;
 		}
 		if (c->reader_active) {
-			if (s->deadline_ns) {
-				struct timespec ts;
-				int64_t left = s->deadline_ns - now_ns();
-				clock_gettime(CLOCK_REALTIME, &ts);
-				int64_t at = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec +
-				             (left > 0 ? left : 0);
-				ts.tv_sec = at / 1000000000;
-				ts.tv_nsec = at % 1000000000;
-				pthread_cond_timedwait(&s->cond, &c->lock, &ts);
-			} else {
-				pthread_cond_wait(&s->cond, &c->lock);
-			}
+			c->n_waiting++;
+			cond_wait_until(&s->cond, &c->lock, s->deadline_ns);
+			c->n_waiting--;
 			continue;
 		}
 		c->reader_active = 1;
@@ -634,13 +730,11 @@ static void wait_for(pbrpc_stream *s, int until_done)
 		const char *why = NULL;
 		uint32_t body_len = 0;
 		/* Without a wake fd, look up now and then: another thread may cancel. */
-		int r = read_record(c->fd, c->wake_fd, c->wake_fd < 0 ? UNWOKEN_SLICE_MS : 0,
-		                    &c->in, c->max_record, s->deadline_ns, &body_len, &why);
-		if (r > 0) {
-			deliver_record(c, pbrpc_buf_head(&c->in), body_len);
-			pbrpc_buf_consume(&c->in, PBRPC_RECORD_HEADER + body_len);
-			pbrpc_buf_shrink(&c->in, 0);
-		}
+		int r =
+		    read_record(c->fd, c->wake_fd, c->wake_fd < 0 ? UNWOKEN_SLICE_MS : 0, &c->in,
+		                c->max_record, s->deadline_ns, &c->hint, &body_len, &why);
+		if (r > 0)
+			deliver_buffered(c);
 		pthread_mutex_lock(&c->lock);
 		c->reader_active = 0;
 		if (r < 0)
@@ -660,29 +754,53 @@ static void note_thread(pbrpc_client *c)
 	c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); /* -1: readers poll in slices */
 }
 
+/* A new call; starting: its REQUEST is about to be queued (saves a lock). */
 static pbrpc_stream *new_call(pbrpc_client *c, const pbrpc_method_desc *method,
-                              const pbrpc_call_options *opts, pbrpc_error *err)
+                              const pbrpc_call_options *opts, int starting, pbrpc_error *err)
 {
-	pbrpc_stream *s = calloc(1, sizeof *s);
-	if (!s) {
-		pbrpc_error_set(err, PBRPC_RESOURCE_EXHAUSTED, "out of memory");
-		return NULL;
+	int64_t deadline = opts && opts->timeout_ms > 0 ? deadline_after_ms(opts->timeout_ms) : 0;
+	pthread_mutex_lock(&c->lock);
+	pbrpc_stream *s = c->spare; /* zeroed but for its condition variable */
+	if (s) {
+		c->spare = s->next;
+		c->n_spare--;
+	} else {
+		pthread_mutex_unlock(&c->lock);
+		if (!(s = calloc(1, sizeof *s))) {
+			pbrpc_error_set(err, PBRPC_RESOURCE_EXHAUSTED, "out of memory");
+			return NULL;
+		}
+		pthread_cond_init(&s->cond, NULL);
+		pthread_mutex_lock(&c->lock);
 	}
 	s->client = c;
 	s->method = method;
-	if (opts && opts->timeout_ms > 0) {
+	if (deadline) {
 		s->timeout_ms = (uint64_t)opts->timeout_ms;
-		s->deadline_ns = deadline_after_ms(opts->timeout_ms);
+		s->deadline_ns = deadline;
 	}
-	pthread_cond_init(&s->cond, NULL);
-	pthread_mutex_lock(&c->lock);
 	note_thread(c);
 	s->id = ++c->next_id;
-	s->next = c->calls;
-	c->calls = s;
+	/* Oldest first: replies mostly come in order, so the one a reply is
+	 * for is found (and unlisted) at the head. */
+	s->next = NULL;
+	if (c->calls_tail)
+		c->calls_tail->next = s;
+	else
+		c->calls = s;
+	c->calls_tail = s;
 	s->listed = 1;
+	s->started = starting;
 	pthread_mutex_unlock(&c->lock);
 	return s;
+}
+
+static void free_node(pbrpc_stream *s, queued_msg *q)
+{
+	if (q == &s->first)
+		s->first_in_use = 0;
+	else
+		free(q);
 }
 
 static void free_queue(pbrpc_stream *s)
@@ -690,7 +808,7 @@ static void free_queue(pbrpc_stream *s)
 	for (queued_msg *q = s->head, *next; q; q = next) {
 		next = q->next;
 		pbrpc_message_free(q->msg);
-		free(q);
+		free_node(s, q);
 	}
 	s->head = s->tail = NULL;
 }
@@ -700,7 +818,7 @@ static pbrpc_status result(pbrpc_stream *s, pbrpc_error *err)
 	if (s->status == PBRPC_OK)
 		return PBRPC_OK;
 	return pbrpc_error_set(err, s->status, "%s",
-	                       s->message[0] ? s->message : pbrpc_strerror(s->status));
+	                       s->message ? s->message : pbrpc_strerror(s->status));
 }
 
 /* Takes the next queued message (lock held); the caller owns it. */
@@ -711,7 +829,7 @@ static pbrpc_status take_message(pbrpc_stream *s, ProtobufCMessage **msg)
 	if (!s->head)
 		s->tail = NULL;
 	*msg = q->msg;
-	free(q);
+	free_node(s, q);
 	return PBRPC_OK;
 }
 
@@ -721,15 +839,18 @@ static pbrpc_status send_request(pbrpc_stream *s, const ProtobufCMessage *msg, u
 	pbrpc_frame f = {.call_id = s->id, .flags = flags};
 	if (msg)
 		f.flags |= PBRPC_FLAG_HAS_MESSAGE;
-	if (!s->started) {
+	if (!s->request_sent) {
+		s->request_sent = 1;
 		f.kind = PBRPC_FRAME_REQUEST;
 		f.method = s->method->full_name;
 		f.method_len = strlen(f.method);
 		f.timeout_ms = s->timeout_ms;
-		pthread_mutex_lock(
-		    &s->client->lock); /* a cancel reads it to know whether to tell */
-		s->started = 1;
-		pthread_mutex_unlock(&s->client->lock);
+		if (!s->started) { /* only this thread writes it */
+			pthread_mutex_lock(
+			    &s->client->lock); /* a cancel reads it to know whether to tell */
+			s->started = 1;
+			pthread_mutex_unlock(&s->client->lock);
+		}
 	} else {
 		f.kind = msg ? PBRPC_FRAME_MESSAGE : PBRPC_FRAME_HALF_CLOSE;
 	}
@@ -750,31 +871,145 @@ static pbrpc_status flush_deferred(pbrpc_stream *s, pbrpc_error *err)
 	return st;
 }
 
+/* Waits for the reply and final status of a single-request call, then
+ * frees s (under the same lock: one lock less per call). */
+static pbrpc_status await_reply(pbrpc_stream *s, ProtobufCMessage **reply, pbrpc_error *err)
+{
+	pbrpc_client *c = s->client;
+	pthread_mutex_lock(&c->lock);
+	wait_for(s, 1);
+	pbrpc_status st =
+	    s->head && s->status == PBRPC_OK ? take_message(s, reply) : result(s, err);
+	if (st == PBRPC_OK && !*reply)
+		st = pbrpc_error_set(err, PBRPC_INTERNAL, "the server sent no reply");
+	int kept = release_stream(s);
+	pthread_mutex_unlock(&c->lock);
+	if (!kept)
+		destroy_stream(s);
+	return st;
+}
+
 pbrpc_status pbrpc_client_call(pbrpc_client *c, const pbrpc_method_desc *method,
                                const ProtobufCMessage *request, ProtobufCMessage **reply,
                                const pbrpc_call_options *opts, pbrpc_error *err)
 {
 	*reply = NULL;
-	pbrpc_stream *s = new_call(c, method, opts, err);
+	pbrpc_stream *s = new_call(c, method, opts, 1, err);
 	if (!s)
 		return err ? err->code : PBRPC_RESOURCE_EXHAUSTED;
 	pbrpc_status st = send_request(s, request, PBRPC_FLAG_HALF_CLOSE, 0, err);
-	if (st == PBRPC_OK) {
-		pthread_mutex_lock(&c->lock);
-		wait_for(s, 1);
-		st = s->head && s->status == PBRPC_OK ? take_message(s, reply) : result(s, err);
-		if (st == PBRPC_OK && !*reply)
-			st = pbrpc_error_set(err, PBRPC_INTERNAL, "the server sent no reply");
-		pthread_mutex_unlock(&c->lock);
+	if (st != PBRPC_OK) {
+		pbrpc_stream_free(s);
+		return st;
 	}
-	pbrpc_stream_free(s);
+	return await_reply(s, reply, err);
+}
+
+pbrpc_stream *pbrpc_client_call_async(pbrpc_client *c, const pbrpc_method_desc *method,
+                                      const ProtobufCMessage *request,
+                                      const pbrpc_call_options *opts, pbrpc_error *err)
+{
+	if (method->kind != PBRPC_UNARY) {
+		pbrpc_error_set(err, PBRPC_INVALID_ARGUMENT, "%s is not a unary method",
+		                method->full_name);
+		return NULL;
+	}
+	pbrpc_stream *s = new_call(c, method, opts, 1, err);
+	if (s && send_request(s, request, PBRPC_FLAG_HALF_CLOSE, 1, err) != PBRPC_OK) {
+		pbrpc_stream_free(s);
+		s = NULL;
+	}
+	return s;
+}
+
+pbrpc_status pbrpc_client_call_wait(pbrpc_stream *s, ProtobufCMessage **reply, pbrpc_error *err)
+{
+	*reply = NULL;
+	pbrpc_status st = flush_deferred(s, err);
+	if (st != PBRPC_OK) {
+		pbrpc_stream_free(s);
+		return st;
+	}
+	return await_reply(s, reply, err);
+}
+
+int pbrpc_stream_ready(pbrpc_stream *s)
+{
+	pbrpc_client *c = s->client;
+	pthread_mutex_lock(&c->lock);
+	int ready =
+	    s->done || s->head || c->broken || (s->deadline_ns && now_ns() >= s->deadline_ns);
+	pthread_mutex_unlock(&c->lock);
+	return ready;
+}
+
+pbrpc_status pbrpc_client_flush(pbrpc_client *c, pbrpc_error *err)
+{
+	pbrpc_status st = PBRPC_OK;
+	pthread_mutex_lock(&c->send_lock);
+	if (pbrpc_buf_len(&c->out) > 0)
+		st = write_out(c, 0, err);
+	flush_cancels(c);
+	pthread_mutex_unlock(&c->send_lock);
 	return st;
+}
+
+int pbrpc_client_poll(pbrpc_client *c, int timeout_ms, pbrpc_error *err)
+{
+	/* now - 1: a deadline already passed, so the reader looks but never waits. */
+	int64_t deadline = timeout_ms < 0    ? 0
+	                   : timeout_ms == 0 ? now_ns() - 1
+	                                     : deadline_after_ms(timeout_ms);
+	if (pbrpc_client_flush(c, err) != PBRPC_OK)
+		return -1;
+	pthread_mutex_lock(&c->lock);
+	note_thread(c);
+	if (!c->broken && c->reader_active) {
+		/* Another thread reads for everyone: wait until it gives up its
+		 * role (having handed over what it read), then let the caller look. */
+		c->n_polling++;
+		cond_wait_until(&c->progress, &c->lock, deadline);
+		c->n_polling--;
+		pthread_mutex_unlock(&c->lock);
+		return 0;
+	}
+	if (c->broken) {
+		pbrpc_error_set(err, PBRPC_UNAVAILABLE, "connection lost: %s", c->broken_why);
+		pthread_mutex_unlock(&c->lock);
+		return -1;
+	}
+	c->reader_active = 1;
+	pthread_mutex_unlock(&c->lock);
+	const char *why = NULL;
+	int r = 0, delivered;
+	/* Records a waiting call's read brought in are handed over already;
+	 * anything whole still buffered goes first, without a read. */
+	delivered = deliver_buffered(c);
+	if (delivered == 0) {
+		uint32_t body_len;
+		/* Without a wake fd, look up now and then: another thread may cancel. */
+		int slice = c->threaded && c->wake_fd < 0 ? UNWOKEN_SLICE_MS : 0;
+		r = read_record(c->fd, c->wake_fd, slice, &c->in, c->max_record, deadline, &c->hint,
+		                &body_len, &why);
+		if (r > 0)
+			delivered = deliver_buffered(c);
+	}
+	pthread_mutex_lock(&c->lock);
+	c->reader_active = 0;
+	if (r < 0)
+		break_client(c, why);
+	pass_reader_role(c);
+	int broken = c->broken;
+	if (broken)
+		pbrpc_error_set(err, PBRPC_UNAVAILABLE, "connection lost: %s", c->broken_why);
+	pthread_mutex_unlock(&c->lock);
+	return broken ? -1 : delivered;
 }
 
 pbrpc_stream *pbrpc_stream_open(pbrpc_client *c, const pbrpc_method_desc *method,
                                 const pbrpc_call_options *opts, pbrpc_error *err)
 {
-	return new_call(c, method, opts, err);
+	return new_call(c, method, opts, 0, err);
 }
 
 pbrpc_status pbrpc_stream_send(pbrpc_stream *s, const ProtobufCMessage *msg, pbrpc_error *err)
@@ -810,7 +1045,7 @@ pbrpc_status pbrpc_stream_recv(pbrpc_stream *s, ProtobufCMessage **msg, pbrpc_er
 	pbrpc_client *c = s->client;
 	pbrpc_status st;
 	*msg = NULL;
-	if (!s->started && !s->done) {
+	if (!s->request_sent && !s->done) {
 		/* Client- and bidi-streaming calls may wait for the server first. */
 		if (s->method->kind == PBRPC_UNARY || s->method->kind == PBRPC_SERVER_STREAMING)
 			return pbrpc_error_set(err, PBRPC_FAILED_PRECONDITION,
@@ -872,17 +1107,41 @@ void pbrpc_stream_cancel(pbrpc_stream *s)
 	pthread_mutex_unlock(&s->client->lock);
 }
 
+/* Detaches s from its client (lock held), and keeps it for the next call
+ * if there is room: returns 1 then, else 0 and destroy_stream() is due. */
+static int release_stream(pbrpc_stream *s)
+{
+	pbrpc_client *c = s->client;
+	if (!s->done)
+		cancel_locked(s, PBRPC_CANCELLED, "cancelled");
+	unlist(s);
+	free_queue(s);
+	if (c->n_spare >= SPARE_STREAMS)
+		return 0;
+	free(s->message);
+	memset((char *)s + offsetof(pbrpc_stream, client), 0,
+	       sizeof *s - offsetof(pbrpc_stream, client));
+	s->next = c->spare;
+	c->spare = s;
+	c->n_spare++;
+	return 1;
+}
+
+static void destroy_stream(pbrpc_stream *s)
+{
+	pthread_cond_destroy(&s->cond);
+	free(s->message);
+	free(s);
+}
+
 void pbrpc_stream_free(pbrpc_stream *s)
 {
 	if (!s)
 		return;
 	pbrpc_client *c = s->client;
 	pthread_mutex_lock(&c->lock);
-	if (!s->done)
-		cancel_locked(s, PBRPC_CANCELLED, "cancelled");
-	unlist(s);
-	free_queue(s);
+	int kept = release_stream(s);
 	pthread_mutex_unlock(&c->lock);
-	pthread_cond_destroy(&s->cond);
-	free(s);
+	if (!kept)
+		destroy_stream(s);
 }

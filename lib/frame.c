@@ -17,8 +17,12 @@ enum {
 	F_MESSAGE = 8,
 };
 
-static int get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+static inline int get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 {
+	if (*p < end && **p < 0x80) { /* most keys and values fit in one byte */
+		*v = *(*p)++;
+		return 0;
+	}
 	uint64_t x = 0;
 	for (int shift = 0; shift < 64 && *p < end; shift += 7) {
 		uint8_t b = *(*p)++;
