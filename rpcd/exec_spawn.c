@@ -236,7 +236,10 @@ int rpcd_spawn(const rpcd_exec_plan *plan, rpcd_child *child)
 	 * does not ignore SIGCHLD), so the pid cannot have been reaped and reused
 	 * before this, even if the child has exited already. */
 	child->pidfd = pidfd_open(child->pid, 0);
-	if (child->pidfd < 0) {
+	if (child->pidfd < 0 && (errno == ENOSYS || errno == EPERM)) {
+		/* A kernel before 5.3, a seccomp filter, valgrind: the caller
+		 * watches SIGCHLD instead. */
+	} else if (child->pidfd < 0) {
 		rc = -errno;
 		kill(-child->pid, SIGKILL);
 		waitpid(child->pid, NULL, 0);
@@ -267,7 +270,9 @@ int rpcd_child_reap(const rpcd_child *child, int *exit_code, int *term_signal)
 	siginfo_t info;
 	info.si_pid = 0;
 	*exit_code = *term_signal = 0;
-	if (waitid((idtype_t)P_PIDFD, (id_t)child->pidfd, &info, WEXITED | WNOHANG) != 0)
+	idtype_t by = child->pidfd >= 0 ? (idtype_t)P_PIDFD : P_PID;
+	id_t id = child->pidfd >= 0 ? (id_t)child->pidfd : (id_t)child->pid;
+	if (waitid(by, id, &info, WEXITED | WNOHANG) != 0)
 		return errno == EINTR ? 0 : -errno;
 	if (info.si_pid == 0)
 		return 0; /* still running */

@@ -10,7 +10,8 @@
 
 typedef struct rpcd_child {
 	pid_t pid;     /* also its process group and session id */
-	int pidfd;     /* readable once the child has exited; reap with rpcd_child_reap */
+	int pidfd;     /* readable once the child has exited; reap with rpcd_child_reap.
+	                * -1 where pidfd_open is missing: watch SIGCHLD then */
 	int stdin_fd;  /* our end of its stdin (write), -1 without plan->with_stdin */
 	int stdout_fd; /* our ends of its stdout and stderr (read) */
 	int stderr_fd;

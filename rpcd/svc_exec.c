@@ -51,9 +51,12 @@ typedef enum kill_stage {
 
 typedef struct exec_run {
 	exec_service *svc;
-	pbrpc_call *call;     /* NULL once the call is over (finished, cancelled, client gone) */
-	rpcd_child child;     /* pid, and the pidfd exit_watch polls */
-	uv_poll_t exit_watch; /* the pidfd: readable once the child has exited */
+	pbrpc_call *call;        /* NULL once the call is over (finished, cancelled, client gone) */
+	rpcd_child child;        /* pid, and the pidfd exit_watch polls */
+	union {                  /* what says the child has exited: */
+		uv_poll_t pidfd; /* its pidfd became readable, or */
+		uv_signal_t sigchld; /* SIGCHLD, without pidfd_open (old kernel, valgrind) */
+	} exit_watch;
 	uv_pipe_t in, out, err;
 	uv_timer_t timer; /* the timeout, then the kill grace periods */
 	int open_handles;
@@ -99,7 +102,7 @@ static void printable(char *out, size_t size, const char *text)
 static void on_handle_closed(uv_handle_t *h)
 {
 	exec_run *run = h->data;
-	if (h == (uv_handle_t *)&run->exit_watch)
+	if (h == (uv_handle_t *)&run->exit_watch.pidfd)
 		rpcd_child_close_fds(&run->child, 0); /* the pidfd, no longer polled */
 	if (--run->open_handles > 0)
 		return;
@@ -265,7 +268,7 @@ static void maybe_finish(exec_run *run)
 		else
 			pbrpc_call_finish(call, PBRPC_INTERNAL, "cannot send the exit status");
 	}
-	if (uv_is_closing((uv_handle_t *)&run->exit_watch))
+	if (uv_is_closing((uv_handle_t *)&run->exit_watch.pidfd))
 		return; /* already closing */
 	if (!run->logged)
 		log_end(run);
@@ -281,20 +284,22 @@ static void maybe_finish(exec_run *run)
 	if (!run->in_closed)
 		close_stdin(run);
 	close_handle(run, (uv_handle_t *)&run->timer);
-	close_handle(run, (uv_handle_t *)&run->exit_watch);
+	close_handle(run, (uv_handle_t *)&run->exit_watch.pidfd);
 }
 
-/* The pidfd is readable: the child has exited; reap it. */
-static void on_child_exit(uv_poll_t *watch, int status, int events)
+/* Reaps the child if it has exited. */
+static void check_exit(exec_run *run)
 {
-	exec_run *run = watch->data;
 	int code = 0, sig = 0;
-	(void)status;
-	(void)events;
+	if (run->exited)
+		return;
 	int rc = rpcd_child_reap(&run->child, &code, &sig);
 	if (rc == 0)
 		return; /* not yet */
-	uv_poll_stop(watch);
+	if (run->child.pidfd >= 0)
+		uv_poll_stop(&run->exit_watch.pidfd);
+	else
+		uv_signal_stop(&run->exit_watch.sigchld);
 	if (rc < 0) { /* cannot happen unless someone else reaped it */
 		pbrpc_server_log(run->svc->server, PBRPC_LOG_WARN, "%s exec %s: cannot wait: %s",
 		                 run->conn, run->name, strerror(-rc));
@@ -307,6 +312,19 @@ static void on_child_exit(uv_poll_t *watch, int status, int events)
 	/* The timeout keeps running: what the child left behind in its group may
 	 * still hold the output pipes open. */
 	maybe_finish(run);
+}
+
+static void on_pidfd(uv_poll_t *watch, int status, int events)
+{
+	(void)status;
+	(void)events;
+	check_exit(watch->data);
+}
+
+static void on_sigchld(uv_signal_t *watch, int signum)
+{
+	(void)signum;
+	check_exit(watch->data); /* one SIGCHLD may stand for several children */
 }
 
 /* ---- output: pipes -> client, paced by the connection ---------------------- */
@@ -514,11 +532,19 @@ static pbrpc_status spawn_run(exec_service *svc, pbrpc_call *call, const rpcd_ex
 	if (rc == 0)
 		rc = rc_out ? rc_out : rc_err;
 	int watching = 0;
-	if (rc == 0 && (rc = uv_poll_init(loop, &run->exit_watch, run->child.pidfd)) == 0) {
-		run->exit_watch.data = run;
+	if (rc == 0 && run->child.pidfd >= 0 &&
+	    (rc = uv_poll_init(loop, &run->exit_watch.pidfd, run->child.pidfd)) == 0) {
+		run->exit_watch.pidfd.data = run;
 		run->open_handles++;
 		watching = 1; /* from now on, closing exit_watch closes the pidfd */
-		rc = uv_poll_start(&run->exit_watch, UV_READABLE, on_child_exit);
+		rc = uv_poll_start(&run->exit_watch.pidfd, UV_READABLE, on_pidfd);
+	} else if (rc == 0 && (rc = uv_signal_init(loop, &run->exit_watch.sigchld)) == 0) {
+		run->exit_watch.sigchld.data = run;
+		run->open_handles++;
+		watching = 1;
+		rc = uv_signal_start(&run->exit_watch.sigchld, on_sigchld, SIGCHLD);
+		if (rc == 0)
+			check_exit(run); /* it may have exited before SIGCHLD was watched */
 	}
 	if (rc != 0) {
 		/* libuv refused a descriptor (short of memory, say): undo the
@@ -532,7 +558,7 @@ static pbrpc_status spawn_run(exec_service *svc, pbrpc_call *call, const rpcd_ex
 		close_handle(run, (uv_handle_t *)&run->err);
 		close_handle(run, (uv_handle_t *)&run->timer);
 		if (watching)
-			close_handle(run, (uv_handle_t *)&run->exit_watch);
+			close_handle(run, (uv_handle_t *)&run->exit_watch.pidfd);
 		else
 			rpcd_child_close_fds(&run->child, 0);
 		return spawn_error(rc, plan->name, err);
