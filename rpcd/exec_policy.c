@@ -100,6 +100,42 @@ pbrpc_status rpcd_exec_policy_check(const rpcd_exec_policy *p, const char *progr
 	return err->code;
 }
 
+/* Variables through which a caller could make an allowed program load code
+ * of its own (say a library it uploaded with put) or start other programs. */
+static const char *const loader_vars[] = {
+    "PATH", "GCONV_PATH", "GLIBC_TUNABLES", "LOCPATH", "NLSPATH", "MALLOC_TRACE",
+};
+
+static int is_loader_var(const char *entry, size_t name_len)
+{
+	if (name_len >= 3 && strncmp(entry, "LD_", 3) == 0)
+		return 1;
+	for (size_t i = 0; i < sizeof loader_vars / sizeof loader_vars[0]; i++)
+		if (strlen(loader_vars[i]) == name_len &&
+		    strncmp(entry, loader_vars[i], name_len) == 0)
+			return 1;
+	return 0;
+}
+
+pbrpc_status rpcd_exec_policy_check_env(const rpcd_exec_policy *p, char *const *env, size_t n,
+                                        pbrpc_error *err)
+{
+	if (!p->has_allow)
+		return PBRPC_OK;
+	for (size_t i = 0; i < n; i++) {
+		const char *eq = strchr(env[i], '=');
+		size_t name_len = eq ? (size_t)(eq - env[i]) : strlen(env[i]);
+		if (is_loader_var(env[i], name_len)) {
+			err->code = PBRPC_PERMISSION_DENIED;
+			snprintf(err->message, sizeof err->message,
+			         "%.*s may not be set on a server with an exec allow-list",
+			         (int)(name_len > 64 ? 64 : name_len), env[i]);
+			return err->code;
+		}
+	}
+	return PBRPC_OK;
+}
+
 void rpcd_exec_policy_free(rpcd_exec_policy *p)
 {
 	for (size_t i = 0; i < p->n_allowed; i++)

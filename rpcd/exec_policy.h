@@ -25,6 +25,14 @@ int rpcd_exec_policy_load(rpcd_exec_policy *p, const char *path, pbrpc_error *er
 pbrpc_status rpcd_exec_policy_check(const rpcd_exec_policy *p, const char *program,
                                     pbrpc_error *err);
 
+/* With an allow-list, PBRPC_OK only if none of the n entries of env (the
+ * client's NAME=VALUE strings) names a variable that makes a listed program load or run
+ * something else: PATH, LD_*, GCONV_PATH, GLIBC_TUNABLES, LOCPATH, NLSPATH,
+ * MALLOC_TRACE. Else PBRPC_PERMISSION_DENIED naming the variable. Without an
+ * allow-list every variable is allowed (the client may run anything anyway). */
+pbrpc_status rpcd_exec_policy_check_env(const rpcd_exec_policy *p, char *const *env, size_t n,
+                                        pbrpc_error *err);
+
 void rpcd_exec_policy_free(rpcd_exec_policy *p);
 
 #endif /* RPCD_EXEC_POLICY_H */

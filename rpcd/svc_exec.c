@@ -587,6 +587,8 @@ static void start_run(pbrpc_call *call, const Pbrpc__Exec__Start *start)
 	st = rpcd_exec_plan_build(&plan, start, svc->root, &err);
 	if (st == PBRPC_OK)
 		st = rpcd_exec_policy_check(&svc->policy, plan.program, &err);
+	if (st == PBRPC_OK) /* the client's entries come first in plan.env */
+		st = rpcd_exec_policy_check_env(&svc->policy, plan.env, start->n_env, &err);
 	if (st == PBRPC_OK && svc->n_runs >= svc->max_runs) {
 		st = err.code = PBRPC_RESOURCE_EXHAUSTED;
 		snprintf(err.message, sizeof err.message,
