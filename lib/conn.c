@@ -207,9 +207,11 @@ static void on_write(uv_write_t *req, int status)
 /* Writes as much as the socket takes now; the rest goes in an async write. */
 static void start_write(pbrpc_conn *c)
 {
-	if (c->writing || c->closing)
+	if (c->closing)
 		return;
-	if (pbrpc_buf_len(&c->out) > 0) {
+	/* With a write in flight only queue, but still apply back-pressure below:
+	 * a peer that never reads keeps that write in flight for ever. */
+	if (!c->writing && pbrpc_buf_len(&c->out) > 0) {
 		uv_buf_t b =
 		    uv_buf_init((char *)pbrpc_buf_head(&c->out), (unsigned)pbrpc_buf_len(&c->out));
 		int n = uv_try_write(&c->h.stream, &b, 1);
