@@ -1,9 +1,11 @@
 /* file_get.c - File.Get: a file streamed to the client in 1 MiB chunks.
  *
- * One thread-pool job at a time reads (and hashes, in file order) the next
- * chunk into one of two buffers while the loop sends the other; when the
- * connection's output is full we wait for PBRPC_EV_WRITABLE. So a transfer
- * holds at most two chunks whatever the file size.
+ * Three chunk buffers go round a ring in file order: one thread-pool job
+ * reads the next chunk while another hashes the one before it (hashing is
+ * in file order, reading can run ahead), and the loop sends what is hashed.
+ * So a read that waits for the disk overlaps the hashing. When the
+ * connection's output is full we wait for PBRPC_EV_WRITABLE; a transfer
+ * holds at most three chunks whatever the file size.
  *
  * A big file is read around the page cache: a chunk the cache holds (mincore)
  * is copied from it, any other is read with O_DIRECT. Streaming a cold file
@@ -23,46 +25,54 @@
 #include "file_io.h"
 #include "file_service.h"
 
-enum get_job { GET_JOB_OPEN, GET_JOB_READ };
-
 /* Files at least this big skip the page cache where it does not hold them. */
 #define GET_DIRECT_MIN ((uint64_t)32 << 20)
 /* What O_DIRECT asks of offsets, lengths and buffers (the page size covers
  * the usual 512 B and 4 KiB logical blocks). */
 #define DIRECT_ALIGN 4096u
+#define GET_SLOTS    3
+
+/* A chunk buffer's way round: read, then hashed, then sent. */
+enum slot_state { SLOT_FREE, SLOT_READING, SLOT_READ, SLOT_HASHING, SLOT_HASHED };
+
+typedef struct get_slot {
+	uint8_t *data; /* FILE_CHUNK bytes, DIRECT_ALIGN aligned */
+	size_t len;
+	enum slot_state state;
+} get_slot;
 
 typedef struct get_transfer {
 	file_service *svc;
 	pbrpc_call *call; /* NULL once the call has ended */
-	uv_work_t work;
-	enum get_job job;
-	int job_running;
+	uv_work_t read_work, hash_work;
+	int opened; /* the open job succeeded */
+	int read_running, hash_running;
 	int busy; /* inside pump(): library calls may re-enter us */
 	int pump_again;
-	pbrpc_error job_err;
+	pbrpc_error read_err; /* the open and read jobs' */
 
 	char path[PATH_MAX];
 	uint64_t offset; /* the first byte the client wants */
 	int fd;
 	struct stat st;
-	uint64_t size; /* the size at open: exactly this much is sent and hashed */
-	uint64_t next_read;
-	crypto_generichash_state hash;
-	int direct_ok; /* reads may use O_DIRECT (jobs only) */
-	int direct_on; /* fd has O_DIRECT set now (jobs only) */
+	uint64_t size;                 /* the size at open: exactly this much is sent and hashed */
+	uint64_t next_read;            /* where the next read job starts (loop) */
+	uint64_t read_at;              /* where the running read job reads */
+	crypto_generichash_state hash; /* the open job's, then the hash jobs' */
+	int direct_ok;                 /* reads may use O_DIRECT (read jobs only) */
+	int direct_on;                 /* fd has O_DIRECT set now (read jobs only) */
 
-	uint8_t *slot[2]; /* FILE_CHUNK bytes each */
-	size_t slot_len[2];
-	int first_full, n_full; /* filled slots waiting to be sent, oldest first */
-	int job_slot;           /* the slot a read job fills: the one after them */
+	get_slot slot[GET_SLOTS];
+	int first, used;          /* the ring: slots [first, first + used) in file order */
+	int read_slot, hash_slot; /* the running jobs' */
 } get_transfer;
 
 static void destroy(get_transfer *t)
 {
 	if (t->fd >= 0)
 		close(t->fd);
-	free(t->slot[0]);
-	free(t->slot[1]);
+	for (int i = 0; i < GET_SLOTS; i++)
+		free(t->slot[i].data);
 	free(t);
 }
 
@@ -78,7 +88,7 @@ static void finish(get_transfer *t, pbrpc_status status, const char *message)
 
 static void release_if_idle(get_transfer *t)
 {
-	if (!t->call && !t->busy && !t->job_running)
+	if (!t->call && !t->busy && !t->read_running && !t->hash_running)
 		destroy(t);
 }
 
@@ -89,36 +99,37 @@ static void open_job(get_transfer *t)
 	/* O_NONBLOCK: a FIFO must not hang a pool thread before we can refuse it. */
 	t->fd = file_open_beneath(t->svc->root_fd, t->path, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
 	if (t->fd < 0) {
-		file_errno_status(errno, t->path, &t->job_err);
+		file_errno_status(errno, t->path, &t->read_err);
 		return;
 	}
 	if (fstat(t->fd, &t->st) != 0) {
-		file_errno_status(errno, t->path, &t->job_err);
+		file_errno_status(errno, t->path, &t->read_err);
 		return;
 	}
 	if (S_ISDIR(t->st.st_mode)) {
-		file_errno_status(EISDIR, t->path, &t->job_err);
+		file_errno_status(EISDIR, t->path, &t->read_err);
 		return;
 	}
 	if (!S_ISREG(t->st.st_mode)) {
-		file_fail(&t->job_err, PBRPC_FAILED_PRECONDITION, "%s: not a regular file",
+		file_fail(&t->read_err, PBRPC_FAILED_PRECONDITION, "%s: not a regular file",
 		          t->path);
 		return;
 	}
 	t->size = (uint64_t)t->st.st_size;
 	if (t->offset > t->size) {
-		file_fail(&t->job_err, PBRPC_OUT_OF_RANGE, "%s: offset %llu is past the end (%llu)",
-		          t->path, (unsigned long long)t->offset, (unsigned long long)t->size);
+		file_fail(&t->read_err, PBRPC_OUT_OF_RANGE,
+		          "%s: offset %llu is past the end (%llu)", t->path,
+		          (unsigned long long)t->offset, (unsigned long long)t->size);
 		return;
 	}
 	/* The checksum covers the whole file, also the part the client already has. */
 	crypto_generichash_init(&t->hash, NULL, 0, FILE_HASH_BYTES);
-	if (file_io_hash_prefix(t->fd, t->offset, &t->hash, t->slot[0], FILE_CHUNK) != 0) {
+	if (file_io_hash_prefix(t->fd, t->offset, &t->hash, t->slot[0].data, FILE_CHUNK) != 0) {
 		if (errno == ENODATA)
-			file_fail(&t->job_err, PBRPC_ABORTED, "%s: file shrank while being read",
+			file_fail(&t->read_err, PBRPC_ABORTED, "%s: file shrank while being read",
 			          t->path);
 		else
-			file_errno_status(errno, t->path, &t->job_err);
+			file_errno_status(errno, t->path, &t->read_err);
 		return;
 	}
 	t->next_read = t->offset;
@@ -192,44 +203,51 @@ static ssize_t read_around_cache(get_transfer *t, uint8_t *buf, size_t want, uin
 	return (ssize_t)done;
 }
 
+/* Reads the chunk at t->read_at into t->read_slot. */
 static void read_job(get_transfer *t)
 {
-	int s = t->job_slot;
-	uint64_t left = t->size - t->next_read;
+	get_slot *slot = &t->slot[t->read_slot];
+	uint64_t left = t->size - t->read_at;
 	size_t want = left < FILE_CHUNK ? (size_t)left : FILE_CHUNK;
 	ssize_t got = 0;
 	if (t->direct_ok) {
 		/* After an unaligned resume offset, one short read realigns. */
-		size_t past = (size_t)(t->next_read % DIRECT_ALIGN);
+		size_t past = (size_t)(t->read_at % DIRECT_ALIGN);
 		if (past && want > DIRECT_ALIGN - past)
 			want = DIRECT_ALIGN - past;
-		got = read_around_cache(t, t->slot[s], want, t->next_read);
+		got = read_around_cache(t, slot->data, want, t->read_at);
 	}
 	if (got >= 0 && (size_t)got < want) { /* the rest through the page cache */
 		set_direct(t, 0);
-		ssize_t more = file_io_pread(t->fd, t->slot[s] + got, want - (size_t)got,
-		                             t->next_read + (uint64_t)got);
+		ssize_t more = file_io_pread(t->fd, slot->data + got, want - (size_t)got,
+		                             t->read_at + (uint64_t)got);
 		got = more < 0 ? -1 : got + more;
 	}
 	if (got < 0) {
-		file_errno_status(errno, t->path, &t->job_err);
+		file_errno_status(errno, t->path, &t->read_err);
 		return;
 	}
 	if ((size_t)got < want) {
-		file_fail(&t->job_err, PBRPC_ABORTED, "%s: file shrank while being read", t->path);
+		file_fail(&t->read_err, PBRPC_ABORTED, "%s: file shrank while being read", t->path);
 		return;
 	}
-	crypto_generichash_update(&t->hash, t->slot[s], want);
-	t->slot_len[s] = want;
+	slot->len = want;
 }
 
-static void on_work(uv_work_t *w)
+static void on_read_work(uv_work_t *w)
 {
 	get_transfer *t = w->data;
-	if (t->job == GET_JOB_OPEN)
-		open_job(t);
-	else
+	if (t->opened)
 		read_job(t);
+	else
+		open_job(t);
+}
+
+static void on_hash_work(uv_work_t *w)
+{
+	get_transfer *t = w->data;
+	get_slot *slot = &t->slot[t->hash_slot];
+	crypto_generichash_update(&t->hash, slot->data, slot->len);
 }
 
 static void pump(get_transfer *t);
@@ -249,40 +267,59 @@ static void send_info(get_transfer *t)
 		finish(t, st, "cannot send");
 }
 
-static void after_work(uv_work_t *w, int status)
+static void after_read_work(uv_work_t *w, int status)
 {
 	get_transfer *t = w->data;
 	(void)status; /* jobs are never cancelled */
-	t->job_running = 0;
+	t->read_running = 0;
 	if (!t->call) {
 		release_if_idle(t);
 		return;
 	}
-	if (t->job_err.code != PBRPC_OK) {
-		finish(t, t->job_err.code, t->job_err.message);
+	if (t->read_err.code != PBRPC_OK) {
+		finish(t, t->read_err.code, t->read_err.message);
 		release_if_idle(t);
 		return;
 	}
-	if (t->job == GET_JOB_OPEN) {
+	if (!t->opened) {
+		t->opened = 1;
 		t->busy++;
 		send_info(t);
 		t->busy--;
 	} else {
-		t->n_full++;
-		t->next_read += t->slot_len[t->job_slot];
+		t->slot[t->read_slot].state = SLOT_READ;
+		t->next_read += t->slot[t->read_slot].len;
 	}
 	pump(t);
 }
 
-static void start_job(get_transfer *t, enum get_job job)
+static void after_hash_work(uv_work_t *w, int status)
 {
-	t->job = job;
-	t->work.data = t;
-	if (uv_queue_work(pbrpc_call_loop(t->call), &t->work, on_work, after_work) != 0) {
+	get_transfer *t = w->data;
+	(void)status;
+	t->hash_running = 0;
+	t->slot[t->hash_slot].state = SLOT_HASHED;
+	if (!t->call) {
+		release_if_idle(t);
+		return;
+	}
+	pump(t);
+}
+
+/* Queues a read (or, before the file is open, the open) or a hash job. */
+static void start_job(get_transfer *t, int hash)
+{
+	uv_work_t *w = hash ? &t->hash_work : &t->read_work;
+	w->data = t;
+	if (uv_queue_work(pbrpc_call_loop(t->call), w, hash ? on_hash_work : on_read_work,
+	                  hash ? after_hash_work : after_read_work) != 0) {
 		finish(t, PBRPC_INTERNAL, "cannot queue disk work");
 		return;
 	}
-	t->job_running = 1;
+	if (hash)
+		t->hash_running = 1;
+	else
+		t->read_running = 1;
 }
 
 /* ---- the loop side -------------------------------------------------------- */
@@ -308,8 +345,8 @@ static void send_checksum(get_transfer *t)
 	finish(t, PBRPC_OK, NULL);
 }
 
-/* Sends what is read while the connection takes it, keeps one read going,
- * and ends the call after the last chunk. */
+/* Sends what is hashed while the connection takes it, keeps one read and
+ * one hash going, and ends the call after the last chunk. */
 static void pump(get_transfer *t)
 {
 	if (t->busy) {
@@ -319,25 +356,45 @@ static void pump(get_transfer *t)
 	t->busy++;
 	do {
 		t->pump_again = 0;
-		while (t->call && t->n_full > 0 && pbrpc_call_writable(t->call)) {
+		while (t->call && t->used > 0 && t->slot[t->first].state == SLOT_HASHED &&
+		       pbrpc_call_writable(t->call)) {
 			Pbrpc__File__GetReply reply = PBRPC__FILE__GET_REPLY__INIT;
-			int s = t->first_full;
+			get_slot *slot = &t->slot[t->first];
 			reply.part_case = PBRPC__FILE__GET_REPLY__PART_DATA;
-			reply.data.data = t->slot[s];
-			reply.data.len = t->slot_len[s];
-			t->first_full = (s + 1) % 2;
-			t->n_full--;
+			reply.data.data = slot->data;
+			reply.data.len = slot->len;
 			pbrpc_status st = pbrpc_call_send(t->call, &reply.base);
+			slot->state = SLOT_FREE; /* sending copied it */
+			t->first = (t->first + 1) % GET_SLOTS;
+			t->used--;
 			if (st != PBRPC_OK)
 				finish(t, st, "cannot send");
 		}
-		if (!t->call || t->job_running)
+		if (!t->call || !t->opened)
 			break;
-		if (t->n_full < 2 && t->next_read < t->size) {
-			t->job_slot = (t->first_full + t->n_full) % 2;
-			start_job(t, GET_JOB_READ);
-		} else if (t->n_full == 0 && t->next_read == t->size)
+		/* Hashing goes in file order: the oldest slot not hashed yet. */
+		for (int i = 0; i < t->used && !t->hash_running; i++) {
+			int s = (t->first + i) % GET_SLOTS;
+			if (t->slot[s].state == SLOT_HASHED)
+				continue;
+			if (t->slot[s].state == SLOT_READ) {
+				t->slot[s].state = SLOT_HASHING;
+				t->hash_slot = s;
+				start_job(t, 1);
+			}
+			break;
+		}
+		if (t->call && !t->read_running && t->used < GET_SLOTS && t->next_read < t->size) {
+			int s = (t->first + t->used) % GET_SLOTS;
+			t->slot[s].state = SLOT_READING;
+			t->used++;
+			t->read_slot = s;
+			t->read_at = t->next_read;
+			start_job(t, 0);
+		} else if (t->call && t->used == 0 && t->next_read == t->size && !t->read_running &&
+		           !t->hash_running) {
 			send_checksum(t);
+		}
 	} while (t->pump_again && t->call);
 	t->busy--;
 	release_if_idle(t);
@@ -347,26 +404,28 @@ static void get_start(pbrpc_call *call, const Pbrpc__File__GetRequest *req)
 {
 	file_service *svc = pbrpc_call_service_data(call);
 	get_transfer *t = calloc(1, sizeof *t);
-	if (!t || posix_memalign((void **)&t->slot[0], DIRECT_ALIGN, FILE_CHUNK) != 0 ||
-	    posix_memalign((void **)&t->slot[1], DIRECT_ALIGN, FILE_CHUNK) != 0) {
-		if (t) {
-			free(t->slot[0]);
-			free(t);
-		}
+	if (t)
+		t->fd = -1;
+	int have_slots = t != NULL;
+	for (int i = 0; have_slots && i < GET_SLOTS; i++)
+		have_slots =
+		    posix_memalign((void **)&t->slot[i].data, DIRECT_ALIGN, FILE_CHUNK) == 0;
+	if (!have_slots) {
+		if (t)
+			destroy(t);
 		pbrpc_call_finish(call, PBRPC_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
 	t->svc = svc;
 	t->call = call;
-	t->fd = -1;
-	if (file_path_check(req->path.data, req->path.len, t->path, &t->job_err) != PBRPC_OK) {
-		pbrpc_call_finish(call, t->job_err.code, "%s", t->job_err.message);
+	if (file_path_check(req->path.data, req->path.len, t->path, &t->read_err) != PBRPC_OK) {
+		pbrpc_call_finish(call, t->read_err.code, "%s", t->read_err.message);
 		destroy(t);
 		return;
 	}
 	t->offset = req->offset;
 	pbrpc_call_set_data(call, t);
-	start_job(t, GET_JOB_OPEN);
+	start_job(t, 0); /* the open */
 	release_if_idle(t);
 }
 
