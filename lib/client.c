@@ -56,6 +56,9 @@ struct pbrpc_stream {
 	int request_sent; /* the REQUEST frame went into the output (the owner's only) */
 	int half_closed;
 	int done; /* STATUS seen, or failed locally */
+	/* done, or a message waits: set under the lock, read without it by
+	 * pbrpc_stream_ready() */
+	_Atomic int settled;
 	int listed;
 	pbrpc_status status;
 	char *message; /* the status text; NULL if empty (most calls: no allocation) */
@@ -77,7 +80,8 @@ struct pbrpc_client {
 	pbrpc_channel ch; /* tx under send_lock; rx only by the reader */
 	uint32_t max_record, peer_max_record;
 	pthread_mutex_t send_lock;
-	pbrpc_buf out; /* under send_lock */
+	pbrpc_buf out;        /* under send_lock */
+	_Atomic int deferred; /* out holds requests waiting for a flush; set under send_lock */
 
 	pthread_mutex_t lock; /* everything below */
 	int reader_active;
@@ -453,6 +457,7 @@ static void set_done_text(pbrpc_stream *s, pbrpc_status status, const char *text
 	if (s->done)
 		return;
 	s->done = 1;
+	s->settled = 1;
 	s->status = status;
 	if (len >= MAX_STATUS_TEXT)
 		len = MAX_STATUS_TEXT - 1;
@@ -532,6 +537,8 @@ static pbrpc_status send_frame(pbrpc_stream *s, pbrpc_frame *f, const ProtobufCM
 	}
 	if (!defer || pbrpc_buf_len(&c->out) >= DEFER_LIMIT)
 		st = write_out(c, deadline, err);
+	else
+		c->deferred = 1;
 out:
 	flush_cancels(c);
 	pthread_mutex_unlock(&c->send_lock);
@@ -541,6 +548,7 @@ out:
 /* Writes c->out (send lock held). A failure breaks the connection. */
 static pbrpc_status write_out(pbrpc_client *c, int64_t deadline, pbrpc_error *err)
 {
+	c->deferred = 0; /* all of c->out goes now, or the connection breaks */
 	if (write_all(c->fd, pbrpc_buf_head(&c->out), pbrpc_buf_len(&c->out), deadline) != 0) {
 		int timed_out = errno == ETIMEDOUT;
 		pbrpc_buf_consume(&c->out, pbrpc_buf_len(&c->out));
@@ -586,40 +594,41 @@ static pbrpc_stream *find_open(pbrpc_client *c, uint64_t id)
 
 static void cancel_locked(pbrpc_stream *s, pbrpc_status status, const char *why);
 
-/* The reader: one record in, handed to its call (lock not held).
- * Returns -1 if the connection broke. */
-static int deliver_record(pbrpc_client *c, uint8_t *rec, uint32_t body_len)
+/* The reader: one record in, handed to its call. With locked, the caller
+ * holds the lock throughout (a client only one thread uses: nobody waits
+ * for it); otherwise it is taken only around the hand-over, and dropped while
+ * a reply is unpacked. Returns -1 if the connection broke. */
+static int deliver_record(pbrpc_client *c, uint8_t *rec, uint32_t body_len, int locked)
 {
 	size_t plain_len;
 	pbrpc_frame f;
+	const char *bad = NULL;
 
-	if (pbrpc_channel_open(&c->ch, rec, body_len, &plain_len) != 0) {
+	if (pbrpc_channel_open(&c->ch, rec, body_len, &plain_len) != 0)
+		bad = "a record from the server failed authentication";
+	else if (pbrpc_frame_decode(rec + PBRPC_RECORD_HEADER, plain_len, &f) != 0)
+		bad = "malformed frame from the server";
+	if (!locked)
 		pthread_mutex_lock(&c->lock);
-		break_client(c, "a record from the server failed authentication");
-		pthread_mutex_unlock(&c->lock);
-		return -1;
-	}
-	if (pbrpc_frame_decode(rec + PBRPC_RECORD_HEADER, plain_len, &f) != 0) {
-		pthread_mutex_lock(&c->lock);
-		break_client(c, "malformed frame from the server");
-		pthread_mutex_unlock(&c->lock);
-		return -1;
-	}
-	pthread_mutex_lock(&c->lock);
-	pbrpc_stream *s = find_open(c, f.call_id);
-	if (!s) { /* cancelled or timed out here already */
-		pthread_mutex_unlock(&c->lock);
-		return 0;
-	}
+	pbrpc_stream *s = bad ? NULL : find_open(c, f.call_id);
+	if (bad)
+		break_client(c, bad);
+	if (!s) /* broken, or the call was cancelled or timed out here already */
+		goto out;
 	if (f.kind == PBRPC_FRAME_MESSAGE ||
 	    (f.kind == PBRPC_FRAME_STATUS && (f.flags & PBRPC_FLAG_HAS_MESSAGE))) {
-		/* Unpack outside the lock; the call may end meanwhile, so look again. */
+		/* Unpack outside the lock when other threads may want it; the call
+		 * may end meanwhile, so look again. */
 		const ProtobufCMessageDescriptor *type = s->method->output;
-		pthread_mutex_unlock(&c->lock);
-		ProtobufCMessage *msg =
-		    protobuf_c_message_unpack(type, NULL, f.payload_len, f.payload);
-		pthread_mutex_lock(&c->lock);
-		s = find_open(c, f.call_id);
+		ProtobufCMessage *msg;
+		if (!locked) {
+			pthread_mutex_unlock(&c->lock);
+			msg = protobuf_c_message_unpack(type, NULL, f.payload_len, f.payload);
+			pthread_mutex_lock(&c->lock);
+			s = find_open(c, f.call_id);
+		} else {
+			msg = protobuf_c_message_unpack(type, NULL, f.payload_len, f.payload);
+		}
 		queued_msg *q = NULL;
 		if (s && msg)
 			q = s->first_in_use ? malloc(sizeof *q) : &s->first;
@@ -630,9 +639,8 @@ static int deliver_record(pbrpc_client *c, uint8_t *rec, uint32_t body_len)
 			else if (s)
 				cancel_locked(s, PBRPC_INTERNAL,
 				              "the server's reply is not a valid message");
-			pthread_mutex_unlock(&c->lock);
 			pbrpc_message_free(msg);
-			return 0;
+			goto out;
 		}
 		if (q == &s->first)
 			s->first_in_use = 1;
@@ -643,6 +651,7 @@ static int deliver_record(pbrpc_client *c, uint8_t *rec, uint32_t body_len)
 		else
 			s->head = q;
 		s->tail = q;
+		s->settled = 1;
 	}
 	if (f.kind == PBRPC_FRAME_STATUS) {
 		unsigned code = f.status <= PBRPC_STATUS_MAX ? f.status : PBRPC_UNKNOWN;
@@ -652,8 +661,10 @@ static int deliver_record(pbrpc_client *c, uint8_t *rec, uint32_t body_len)
 		break_client(c, "unexpected frame kind from the server");
 	}
 	pthread_cond_signal(&s->cond);
+out:;
 	int broken = c->broken;
-	pthread_mutex_unlock(&c->lock);
+	if (!locked)
+		pthread_mutex_unlock(&c->lock);
 	return broken ? -1 : 0;
 }
 
@@ -663,15 +674,24 @@ static int deliver_buffered(pbrpc_client *c)
 {
 	uint32_t body_len;
 	int n = 0;
+	pthread_mutex_lock(&c->lock);
+	/* One thread only: one lock for the whole batch. */
+	int locked = !c->threaded;
+	if (!locked)
+		pthread_mutex_unlock(&c->lock);
 	while (pbrpc_record_check(pbrpc_buf_head(&c->in), pbrpc_buf_len(&c->in), c->max_record,
 	                          &body_len) == PBRPC_RECORD_READY) {
-		int rc = deliver_record(c, pbrpc_buf_head(&c->in), body_len);
+		int rc = deliver_record(c, pbrpc_buf_head(&c->in), body_len, locked);
 		pbrpc_buf_consume(&c->in, PBRPC_RECORD_HEADER + body_len);
 		n++;
 		if (rc != 0)
 			break;
 	}
-	pbrpc_buf_shrink(&c->in, 0);
+	if (locked)
+		pthread_mutex_unlock(&c->lock);
+	/* A busy reader (replies waiting whenever it reads) keeps its buffer;
+	 * an idle client gives the memory back. */
+	pbrpc_buf_shrink(&c->in, c->hint.recv_first ? READ_CHUNK : 0);
 	return n;
 }
 
@@ -826,8 +846,10 @@ static pbrpc_status take_message(pbrpc_stream *s, ProtobufCMessage **msg)
 {
 	queued_msg *q = s->head;
 	s->head = q->next;
-	if (!s->head)
+	if (!s->head) {
 		s->tail = NULL;
+		s->settled = s->done;
+	}
 	*msg = q->msg;
 	free_node(s, q);
 	return PBRPC_OK;
@@ -864,6 +886,8 @@ static pbrpc_status flush_deferred(pbrpc_stream *s, pbrpc_error *err)
 {
 	pbrpc_client *c = s->client;
 	pbrpc_status st = PBRPC_OK;
+	if (!c->deferred) /* the usual case once a batch went out: no lock taken */
+		return PBRPC_OK;
 	pthread_mutex_lock(&c->send_lock);
 	if (pbrpc_buf_len(&c->out) > 0)
 		st = write_out(c, s->deadline_ns, err);
@@ -935,17 +959,15 @@ pbrpc_status pbrpc_client_call_wait(pbrpc_stream *s, ProtobufCMessage **reply, p
 
 int pbrpc_stream_ready(pbrpc_stream *s)
 {
-	pbrpc_client *c = s->client;
-	pthread_mutex_lock(&c->lock);
-	int ready =
-	    s->done || s->head || c->broken || (s->deadline_ns && now_ns() >= s->deadline_ns);
-	pthread_mutex_unlock(&c->lock);
-	return ready;
+	/* No lock: this is asked of every call in a window, over and over. */
+	return s->settled || s->client->broken || (s->deadline_ns && now_ns() >= s->deadline_ns);
 }
 
 pbrpc_status pbrpc_client_flush(pbrpc_client *c, pbrpc_error *err)
 {
 	pbrpc_status st = PBRPC_OK;
+	if (!c->deferred && c->n_cancels == 0)
+		return PBRPC_OK;
 	pthread_mutex_lock(&c->send_lock);
 	if (pbrpc_buf_len(&c->out) > 0)
 		st = write_out(c, 0, err);
