@@ -227,6 +227,8 @@ typedef struct listener_entry {
 	pbrpc_listener l; /* first: h.handle.data points at both */
 	unsigned lingering;
 	int closed;
+	int spare_fd;      /* lent to libuv if it loses its own (see lend_spare) */
+	time_t shed_noted; /* when the last "shed" line was logged */
 } listener_entry;
 
 typedef struct refusal {
@@ -246,6 +248,9 @@ static void free_listener(uv_handle_t *h)
 {
 	listener_entry *e = h->data;
 	e->closed = 1;
+	if (e->spare_fd >= 0)
+		close(e->spare_fd);
+	e->spare_fd = -1;
 	if (e->lingering == 0)
 		free(e);
 }
@@ -356,6 +361,9 @@ fail:
  * close per accepted connection. */
 static void warn_if_out_of_descriptors(pbrpc_listener *l)
 {
+	listener_entry *e = (listener_entry *)l;
+	if (e->spare_fd < 0) /* lent to libuv: take another while one is free */
+		e->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	uv_os_fd_t fd;
 	if (uv_fileno(&l->h.handle, &fd) != 0)
 		return;
@@ -376,9 +384,37 @@ static void warn_if_out_of_descriptors(pbrpc_listener *l)
 	                 (unsigned long long)lim.rlim_cur, l->server->n_conns, l->address);
 }
 
+/* libuv keeps a spare descriptor (loop->emfile_fd) that it closes to accept
+ * and drop connections when the table is full, so it never reports EMFILE,
+ * unless that spare is gone: another thread took the slot while libuv
+ * reopened it. Then its accept loop calls us with EMFILE and retries at once,
+ * for ever (accept fails on a full table whether or not anyone waits). Hand it
+ * our own spare: its next try drops what waits, reopens a spare and returns.
+ * The field is libuv's (1.x on Unix); it is not part of its documented API. */
+static void lend_spare(listener_entry *e, uv_stream_t *listener)
+{
+	uv_loop_t *loop = listener->loop;
+	if (loop->emfile_fd < 0 && e->spare_fd >= 0) {
+		loop->emfile_fd = e->spare_fd;
+		e->spare_fd = -1;
+	}
+	time_t now = time(NULL);
+	if (now != e->shed_noted) { /* at most a line a second */
+		e->shed_noted = now;
+		pbrpc_server_log(e->l.server, PBRPC_LOG_WARN,
+		                 "out of file descriptors: new connections on %s are closed "
+		                 "unanswered until some are freed",
+		                 e->l.address);
+	}
+}
+
 static void on_connection(uv_stream_t *listener, int status)
 {
 	pbrpc_listener *l = listener->data;
+	if (status == UV_EMFILE || status == UV_ENFILE) {
+		lend_spare((listener_entry *)l, listener);
+		return;
+	}
 	if (status < 0) {
 		pbrpc_server_log(l->server, PBRPC_LOG_WARN, "accept on %s: %s", l->address,
 		                 uv_strerror(status));
@@ -407,6 +443,7 @@ pbrpc_status pbrpc_server_listen(pbrpc_server *s, const char *address, pbrpc_err
 		return pbrpc_error_set(err, PBRPC_RESOURCE_EXHAUSTED, "out of memory");
 	pbrpc_listener *l = &entry->l;
 	l->server = s;
+	entry->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	const struct sockaddr *sa = (const struct sockaddr *)&addrs[0].sa;
 	int rc;
 	if (sa->sa_family == AF_UNIX) {

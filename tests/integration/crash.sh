@@ -331,4 +331,15 @@ echo x >"$W/fd-small"
 check "descriptors free again: put works" rpcc --server "$ADDR_fd" put -q "$W/fd-small" small
 expect_eq "descriptors free again: exec works" ok "$(rpcc --server "$ADDR_fd" exec -- echo ok)"
 
+# ---- e) descriptors run out and libuv has lost its spare one -----------------------------
+# (another thread took the slot while libuv reopened it): without rpcd's own
+# spare, libuv 1.44's accept loop spins for ever. In process, on its own loop.
+out=$(timeout 30 "$B/tests/fault_emfile" 2>&1)
+rc=$?
+sed -n 's/^\(PASS\|FAIL\) /\1 lost spare: /p' <<<"$out"
+grep -q '^FAIL ' <<<"$out" && FAILED=1
+if [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' <<<"$out"; then
+	fail "lost spare: fault_emfile exited $rc" "$out"
+fi
+
 finish
