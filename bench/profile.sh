@@ -2,7 +2,8 @@
 # bench/profile.sh record|stat NAME CLIENT [ARGS...] - runs CLIENT against a
 # fresh rpcd on loopback and profiles both: `record` writes perf.data files
 # (bench/results/prof-NAME-{rpcd,client}.data, read with `perf report -i`),
-# `stat` counts system calls and context switches on each side.
+# `stat` counts system calls and context switches on each side, and divides
+# them by the calls made when CLIENT prints a "calls N" line (pbrpc_bench does).
 # In ARGS, @ADDR@ and @KEY@ become rpcd's address and key file. Example:
 #   bench/profile.sh stat l16 build/bench/pbrpc_bench load -a @ADDR@ -k @KEY@ -c 16 -f 16
 set -u
@@ -40,7 +41,7 @@ sleep 0.3
 if [ "$how" = record ]; then
 	timeout 120 perf record -F 2000 -o "$RES/prof-$name-client.data" -- "${args[@]}" 2>/dev/null
 else
-	timeout 120 perf stat -e "$EV" -x, -o "$T/client.stat" -- "${args[@]}"
+	timeout 120 perf stat -e "$EV" -x, -o "$T/client.stat" -- "${args[@]}" | tee "$T/client.out"
 fi
 kill -INT "$PP"
 wait "$PP"
@@ -49,8 +50,10 @@ wait "$RP"
 if [ "$how" = record ]; then
 	echo "profile: perf report -i $RES/prof-$name-rpcd.data --no-children --sort dso,sym" >&2
 else
+	calls=$(awk '$1 == "calls" { print $2; exit }' "$T/client.out")
 	for w in client rpcd; do
-		echo "-- $w"
-		grep -v '^#' "$T/$w.stat" | grep -v '^$' | cut -d, -f1,3
+		echo "-- $w${calls:+ (count, event, per call)}"
+		grep -v '^#' "$T/$w.stat" | grep -v '^$' |
+			awk -F, -v n="${calls:-0}" '{ if (n > 0) printf "%s,%s,%.3f\n", $1, $3, $1 / n; else print $1 "," $3 }'
 	done
 fi
