@@ -59,7 +59,7 @@ static int echo_once(pbrpc_client *c)
 {
 	Pbrpc__Echo__EchoRequest req = PBRPC__ECHO__ECHO_REQUEST__INIT;
 	Pbrpc__Echo__EchoReply *reply = NULL;
-	pbrpc_error err = {0};
+	pbrpc_error err; /* set on failure: no 1 KiB memset per call */
 	req.data.data = g_payload;
 	req.data.len = (size_t)g_size;
 	if (pbrpc_echo_echo_say(c, &req, &reply, NULL, &err) != PBRPC_OK) {
@@ -112,7 +112,7 @@ typedef struct load_job {
 static pbrpc_stream *start_call(pbrpc_client *c)
 {
 	Pbrpc__Echo__EchoRequest req = PBRPC__ECHO__ECHO_REQUEST__INIT;
-	pbrpc_error err = {0};
+	pbrpc_error err; /* set on failure: no 1 KiB memset per call */
 	req.data.data = g_payload;
 	req.data.len = (size_t)g_size;
 	pbrpc_stream *s =
@@ -126,7 +126,7 @@ static pbrpc_stream *start_call(pbrpc_client *c)
 static int finish_call(pbrpc_stream *s)
 {
 	ProtobufCMessage *msg = NULL;
-	pbrpc_error err = {0};
+	pbrpc_error err;
 	if (pbrpc_client_call_wait(s, &msg, &err) != PBRPC_OK) {
 		fprintf(stderr, "pbrpc_bench: call: %s\n", err.message);
 		return -1;
@@ -138,7 +138,7 @@ static int finish_call(pbrpc_stream *s)
 
 static int flush(pbrpc_client *c)
 {
-	pbrpc_error err = {0};
+	pbrpc_error err;
 	if (pbrpc_client_flush(c, &err) == PBRPC_OK)
 		return 0;
 	fprintf(stderr, "pbrpc_bench: flush: %s\n", err.message);
