@@ -171,16 +171,34 @@ static size_t output_pending(const pbrpc_conn *c)
 	return pbrpc_buf_len(&c->out) + pbrpc_buf_len(&c->sending);
 }
 
+static int may_read(const pbrpc_conn *c)
+{
+	return !c->closing && !c->draining && c->paused_calls == 0 && !c->output_blocked;
+}
+
+/* Whether c->in holds a whole record (one a pause held back). */
+static int holds_record(const pbrpc_conn *c)
+{
+	size_t len = pbrpc_buf_len(&c->in);
+	return len >= PBRPC_RECORD_HEADER &&
+	       len - PBRPC_RECORD_HEADER >= pbrpc_get_be32(pbrpc_buf_head(&c->in));
+}
+
 void pbrpc_conn_update_reading(pbrpc_conn *c)
 {
-	int want = !c->closing && !c->draining && c->paused_calls == 0 && !c->output_blocked;
-	if (want && !c->reading) {
-		if (uv_read_start(&c->h.stream, on_alloc, on_read) == 0)
-			c->reading = 1;
-		if (pbrpc_buf_len(&c->in) > 0) {
+	int want = may_read(c);
+	/* Records a pause held back are handled before anything new is read:
+	 * reading first could need more room than the input buffer has left. */
+	if (want && holds_record(c)) {
+		want = 0;
+		if (!c->drain_pending) {
 			c->drain_pending = 1;
 			uv_idle_start(&c->server->drain_idle, pbrpc_conn_on_drain);
 		}
+	}
+	if (want && !c->reading) {
+		if (uv_read_start(&c->h.stream, on_alloc, on_read) == 0)
+			c->reading = 1;
 	} else if (!want && c->reading) {
 		uv_read_stop(&c->h.stream);
 		c->reading = 0;
@@ -375,7 +393,7 @@ static int handle_record(pbrpc_conn *c, uint8_t *rec, size_t body_len)
 static ssize_t handle_records(pbrpc_conn *c, uint8_t *p, size_t n)
 {
 	size_t used = 0;
-	while (!c->closing && c->reading) {
+	while (may_read(c)) { /* a pause or back-pressure stops the batch */
 		uint32_t body_len;
 		int rc = pbrpc_record_check(p + used, n - used, record_cap(c), &body_len);
 		if (rc == PBRPC_RECORD_SHORT)
@@ -437,7 +455,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
  * the loop (never from inside the handler that resumed reading). */
 static void drain_input(pbrpc_conn *c)
 {
-	if (c->closing || !c->reading || pbrpc_buf_len(&c->in) == 0)
+	if (!may_read(c) || pbrpc_buf_len(&c->in) == 0)
 		return;
 	c->busy++;
 	c->batching = 1;
@@ -445,8 +463,10 @@ static void drain_input(pbrpc_conn *c)
 	if (used > 0)
 		pbrpc_buf_consume(&c->in, (size_t)used);
 	c->batching = 0;
-	if (!c->closing)
+	if (!c->closing) {
 		start_write(c);
+		pbrpc_conn_update_reading(c); /* reads again once only a partial record is left */
+	}
 	conn_leave(c);
 }
 

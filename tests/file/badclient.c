@@ -4,6 +4,8 @@
  *   badclient ADDR KEYFILE corrupt REMOTE   put 3 chunks whose checksum is wrong
  *   badclient ADDR KEYFILE short REMOTE     put fewer bytes than the header says
  *   badclient ADDR KEYFILE nul              every method with a NUL in the path
+ *   badclient ADDR KEYFILE small REMOTE MIB put MIB MiB in 16 KiB messages (many
+ *                                           small records behind a paused call)
  *
  * Prints one line per call: the status name the server answered. */
 #include <stdio.h>
@@ -16,10 +18,11 @@
 
 #include "pbrpc/file.pbrpc.h"
 
-#define CHUNK (1u << 20)
+#define CHUNK       (1u << 20)
+#define SMALL_CHUNK (16u << 10)
 
 static pbrpc_status put_bytes(pbrpc_client *c, const char *remote, uint64_t announced,
-                              size_t chunks, int damage)
+                              size_t chunks, size_t chunk, int damage)
 {
 	Pbrpc__File__PutHeader header = PBRPC__FILE__PUT_HEADER__INIT;
 	Pbrpc__File__PutRequest m = PBRPC__FILE__PUT_REQUEST__INIT;
@@ -27,7 +30,7 @@ static pbrpc_status put_bytes(pbrpc_client *c, const char *remote, uint64_t anno
 	crypto_generichash_state st;
 	uint8_t sum[32];
 	pbrpc_error err = {0};
-	uint8_t *buf = malloc(CHUNK);
+	uint8_t *buf = malloc(chunk);
 
 	if (!buf)
 		return PBRPC_RESOURCE_EXHAUSTED;
@@ -45,14 +48,14 @@ static pbrpc_status put_bytes(pbrpc_client *c, const char *remote, uint64_t anno
 	pbrpc_file_file_put_send(s, &m, &err);
 	crypto_generichash_init(&st, NULL, 0, sizeof sum);
 	for (size_t i = 0; i < chunks; i++) {
-		randombytes_buf(buf, CHUNK);
-		crypto_generichash_update(&st, buf, CHUNK);
+		randombytes_buf(buf, chunk);
+		crypto_generichash_update(&st, buf, chunk);
 		if (damage && i == 1)
 			buf[12345] ^= 0x40; /* one bit flipped on the way */
 		m = (Pbrpc__File__PutRequest)PBRPC__FILE__PUT_REQUEST__INIT;
 		m.part_case = PBRPC__FILE__PUT_REQUEST__PART_DATA;
 		m.data.data = buf;
-		m.data.len = CHUNK;
+		m.data.len = chunk;
 		pbrpc_file_file_put_send(s, &m, &err);
 	}
 	crypto_generichash_final(&st, sum, sizeof sum);
@@ -129,10 +132,16 @@ int main(int argc, char **argv)
 	if (strcmp(argv[3], "nul") == 0)
 		nul_paths(c);
 	else if (strcmp(argv[3], "corrupt") == 0 && argc == 5)
-		printf("%s\n", pbrpc_status_name(put_bytes(c, argv[4], 3 * (uint64_t)CHUNK, 3, 1)));
+		printf("%s\n",
+		       pbrpc_status_name(put_bytes(c, argv[4], 3 * (uint64_t)CHUNK, 3, CHUNK, 1)));
 	else if (strcmp(argv[3], "short") == 0 && argc == 5)
-		printf("%s\n", pbrpc_status_name(put_bytes(c, argv[4], 5 * (uint64_t)CHUNK, 3, 0)));
-	else
+		printf("%s\n",
+		       pbrpc_status_name(put_bytes(c, argv[4], 5 * (uint64_t)CHUNK, 3, CHUNK, 0)));
+	else if (strcmp(argv[3], "small") == 0 && argc == 6) {
+		size_t chunks = (size_t)strtoul(argv[5], NULL, 10) * 64; /* 64 x 16 KiB = 1 MiB */
+		printf("%s\n", pbrpc_status_name(put_bytes(c, argv[4], chunks * SMALL_CHUNK, chunks,
+		                                           SMALL_CHUNK, 0)));
+	} else
 		fprintf(stderr, "badclient: unknown mode %s\n", argv[3]);
 	pbrpc_client_close(c);
 	return 0;

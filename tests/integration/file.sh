@@ -187,6 +187,9 @@ head -c $((2 * CHUNK)) /dev/urandom >"$R/precious"
 sum_before=$(sha256sum <"$R/precious")
 expect_eq "corrupted chunk: DATA_LOSS" DATA_LOSS "$("$BAD" "$A" "$KEY" corrupt precious 2>/dev/null)"
 expect_eq "short upload: DATA_LOSS" DATA_LOSS "$("$BAD" "$A" "$KEY" short precious 2>/dev/null)"
+# 16 KiB messages (rpcc sends 1 MiB): many small records behind every pause of
+# the put. A 1 GiB run of this closed the connection before the fix in conn.c.
+expect_eq "put in 16 KiB messages: OK" OK "$("$BAD" "$A" "$KEY" small small16k 64 2>&1)"
 expect_eq "corrupted upload replaced nothing" "$sum_before" "$(sha256sum <"$R/precious")"
 expect_eq "corrupted upload left no temporary file" "" "$(find "$R" -name '.pbrpc-put.*')"
 
