@@ -310,6 +310,12 @@ void pbrpc_call_pause(pbrpc_call *call, int paused);
  * is freed; the handler gets no more events. */
 void pbrpc_call_finish(pbrpc_call *call, pbrpc_status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Sends a last message and ends the call with status, both in one write (a
+ * streaming call ending outside a read, from a timer or a child's exit, would
+ * otherwise wake the client twice). As pbrpc_call_send then pbrpc_call_finish;
+ * if the message cannot be sent the call ends with that error instead. */
+void pbrpc_call_send_finish(pbrpc_call *call, const ProtobufCMessage *msg, pbrpc_status status,
+                            const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Ends a call with its one reply and PBRPC_OK: a unary call that returned
  * PBRPC_ASYNC, or a client-streaming call. The call is freed. */
 void pbrpc_call_reply(pbrpc_call *call, const ProtobufCMessage *reply);

@@ -485,6 +485,35 @@ void pbrpc_call_finish(pbrpc_call *call, pbrpc_status status, const char *fmt, .
 	end_call(call);
 }
 
+void pbrpc_call_send_finish(pbrpc_call *call, const ProtobufCMessage *msg, pbrpc_status status,
+                            const char *fmt, ...)
+{
+	char buf[MAX_STATUS_MESSAGE];
+	pbrpc_conn *c = call->conn;
+	if (call->finished)
+		return;
+	int was_batching = c ? c->batching : 1;
+	if (c)
+		c->batching = 1; /* both frames go into the output; one write below */
+	pbrpc_status sent = pbrpc_call_send(call, msg);
+	if (sent != PBRPC_OK) {
+		pbrpc_call_finish(call, sent, "cannot send the last message: %s",
+		                  pbrpc_status_name(sent));
+	} else if (fmt) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(buf, sizeof buf, fmt, ap);
+		va_end(ap);
+		pbrpc_call_finish(call, status, "%s", buf);
+	} else {
+		pbrpc_call_finish(call, status, NULL);
+	}
+	if (c) { /* end_call never frees the connection */
+		c->batching = was_batching;
+		pbrpc_conn_flush(c);
+	}
+}
+
 void pbrpc_call_reply(pbrpc_call *call, const ProtobufCMessage *reply)
 {
 	if (call->finished)

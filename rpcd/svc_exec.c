@@ -263,10 +263,7 @@ static void maybe_finish(exec_run *run)
 		pbrpc_call *call = run->call;
 		pbrpc_call_set_data(call, NULL);
 		run->call = NULL;
-		if (pbrpc_call_send(call, &reply.base) == PBRPC_OK)
-			pbrpc_call_finish(call, PBRPC_OK, NULL);
-		else
-			pbrpc_call_finish(call, PBRPC_INTERNAL, "cannot send the exit status");
+		pbrpc_call_send_finish(call, &reply.base, PBRPC_OK, NULL); /* one write */
 	}
 	if (uv_is_closing((uv_handle_t *)&run->exit_watch.pidfd))
 		return; /* already closing */
