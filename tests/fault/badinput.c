@@ -7,8 +7,9 @@
  * input gets a clear status or a closed connection, rpcd's log (LOGFILE)
  * shows a line for it, and a normal echo call through the library still
  * works afterwards. Below the handshake the test speaks the protocol at byte
- * level with the library's internals over a plain blocking socket; every
- * wait is bounded by poll(). */
+ * level with the library's internals over a plain blocking socket (the
+ * byte-level client in peer/raw_peer.c, shared with hostile.c); every wait is
+ * bounded by poll(). */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -32,42 +33,16 @@
 #include "pbrpc/file.pbrpc.h"
 #include "record.h"
 
-#define WAIT_MS 5000 /* the longest any single wait may take */
+#include "peer/raw_peer.h"
 
-static const char *g_addr, *g_log;
+static const char *g_log;
 static uint8_t g_key[PBRPC_KEY_BYTES];
 static unsigned g_max_calls;
 static int g_failed;
 
 /* ---- reporting ------------------------------------------------------------ */
 
-static char g_why[512];
-
-/* Records why the current case fails (the first reason wins). */
-static int bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int bad(const char *fmt, ...)
-{
-	if (g_why[0])
-		return -1;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(g_why, sizeof g_why, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static off_t log_size(void)
-{
-	struct stat st;
-	return stat(g_log, &st) == 0 ? st.st_size : 0;
-}
+static char g_why[512]; /* why the current case failed (the first reason wins) */
 
 /* Waits (bounded) for text in the log past offset `from`. */
 static int log_has(off_t from, const char *text)
@@ -89,298 +64,6 @@ static int log_has(off_t from, const char *text)
 			return 0;
 		usleep(20000);
 	}
-}
-
-/* ---- a byte-level client ---------------------------------------------------- */
-
-typedef struct raw {
-	int fd;
-	pbrpc_channel ch;
-	uint32_t peer_max;
-	pbrpc_buf in;
-	uint8_t *rec; /* the last record received (a copy), for frames pointing into it */
-} raw;
-
-static int raw_connect(raw *r)
-{
-	pbrpc_address a[PBRPC_ADDRESS_MAX];
-	pbrpc_error err = {0};
-	memset(r, 0, sizeof *r);
-	r->fd = -1;
-	pbrpc_buf_init(&r->in, 80u << 20);
-	if (pbrpc_address_resolve(g_addr, a, &err) < 1)
-		return bad("resolve %s: %s", g_addr, err.message);
-	r->fd = socket(((struct sockaddr *)&a[0].sa)->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (r->fd < 0 || connect(r->fd, (struct sockaddr *)&a[0].sa, a[0].len) != 0)
-		return bad("connect %s: %s", g_addr, strerror(errno));
-	if (((struct sockaddr *)&a[0].sa)->sa_family != AF_UNIX) {
-		int one = 1;
-		setsockopt(r->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	}
-	return 0;
-}
-
-static void raw_close(raw *r)
-{
-	if (r->fd >= 0)
-		close(r->fd);
-	r->fd = -1;
-	pbrpc_buf_free(&r->in);
-	free(r->rec);
-	r->rec = NULL;
-	pbrpc_channel_wipe(&r->ch);
-}
-
-/* Closes with an RST instead of a FIN: a client that vanishes. */
-static void raw_abort(raw *r)
-{
-	struct linger lg = {.l_onoff = 1, .l_linger = 0};
-	setsockopt(r->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-	raw_close(r);
-}
-
-static int g_dribble; /* raw_send writes one byte at a time */
-
-static int raw_send(raw *r, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	if (g_dribble) {
-		for (size_t i = 0; i < n; i++) {
-			if (send(r->fd, b + i, 1, MSG_NOSIGNAL) != 1)
-				return -1;
-			usleep(200);
-		}
-		return 0;
-	}
-	while (n > 0) {
-		struct pollfd pfd = {.fd = r->fd, .events = POLLOUT};
-		if (poll(&pfd, 1, WAIT_MS) != 1)
-			return bad("send: timed out");
-		ssize_t w = send(r->fd, b, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (w < 0 && (errno == EAGAIN || errno == EINTR))
-			continue;
-		if (w < 0)
-			return -1; /* the server may already have closed: callers decide */
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-/* Reads more bytes into r->in. 1: got some, 0: EOF or reset, -1: timeout. */
-static int raw_fill(raw *r, int64_t until)
-{
-	for (;;) {
-		int left = (int)(until - now_ms());
-		if (left <= 0)
-			return -1;
-		struct pollfd pfd = {.fd = r->fd, .events = POLLIN};
-		int pr = poll(&pfd, 1, left);
-		if (pr < 0 && errno == EINTR)
-			continue;
-		if (pr <= 0)
-			return -1;
-		if (pbrpc_buf_reserve(&r->in, 64 << 10) != 0)
-			return 0;
-		ssize_t n =
-		    recv(r->fd, pbrpc_buf_tail(&r->in), pbrpc_buf_room(&r->in), MSG_DONTWAIT);
-		if (n > 0) {
-			pbrpc_buf_commit(&r->in, (size_t)n);
-			return 1;
-		}
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			continue;
-		return 0; /* EOF, ECONNRESET */
-	}
-}
-
-/* Reads one whole record into r->rec. 1: got it; 0: closed; -1: timeout. */
-static int g_read_wait_ms = WAIT_MS; /* shortened where silence is allowed */
-
-static int raw_record(raw *r, uint32_t *body_len)
-{
-	int64_t until = now_ms() + g_read_wait_ms;
-	for (;;) {
-		int rc = pbrpc_record_check(pbrpc_buf_head(&r->in), pbrpc_buf_len(&r->in),
-		                            PBRPC_MAX_MAX_RECORD, body_len);
-		if (rc == PBRPC_RECORD_BAD)
-			return bad("server sent a record of bad length %u", *body_len);
-		if (rc == PBRPC_RECORD_READY) {
-			size_t n = PBRPC_RECORD_HEADER + *body_len;
-			free(r->rec);
-			r->rec = malloc(n);
-			if (!r->rec)
-				return bad("out of memory");
-			memcpy(r->rec, pbrpc_buf_head(&r->in), n);
-			pbrpc_buf_consume(&r->in, n);
-			return 1;
-		}
-		int f = raw_fill(r, until);
-		if (f <= 0)
-			return f;
-	}
-}
-
-/* Waits until the server closes. Returns its delay in ms, or -1 on timeout. */
-static int64_t raw_wait_closed(raw *r, int timeout_ms)
-{
-	int64_t start = now_ms(), until = start + timeout_ms;
-	for (;;) {
-		pbrpc_buf_consume(&r->in, pbrpc_buf_len(&r->in)); /* discard whatever came */
-		int f = raw_fill(r, until);
-		if (f == 0)
-			return now_ms() - start;
-		if (f < 0)
-			return -1;
-	}
-}
-
-/* A real handshake with the key; r->ch is ready after it. */
-static int raw_handshake(raw *r, const uint8_t key[PBRPC_KEY_BYTES])
-{
-	pbrpc_handshake hs;
-	pbrpc_buf out;
-	int rc = -1;
-	pbrpc_buf_init(&out, 1 << 16);
-	pbrpc_handshake_init(&hs, 0, key, PBRPC_DEFAULT_MAX_RECORD);
-	if (pbrpc_handshake_client_hello(&hs, &out) != 0) {
-		bad("client hello");
-		goto out;
-	}
-	for (;;) {
-		if (pbrpc_buf_len(&out) &&
-		    raw_send(r, pbrpc_buf_head(&out), pbrpc_buf_len(&out)) != 0) {
-			bad("handshake send: %s", strerror(errno));
-			goto out;
-		}
-		pbrpc_buf_consume(&out, pbrpc_buf_len(&out));
-		if (hs.step == 2)
-			break;
-		uint32_t len;
-		int got = raw_record(r, &len);
-		if (got <= 0) {
-			bad("handshake: %s", got ? "timed out" : "server closed");
-			goto out;
-		}
-		if (pbrpc_handshake_recv(&hs, r->rec, PBRPC_RECORD_HEADER + len, &out) ==
-		    PBRPC_HS_FAILED) {
-			bad("handshake: %s", hs.error);
-			goto out;
-		}
-	}
-	pbrpc_handshake_channel(&hs, &r->ch);
-	r->peer_max = hs.peer_max_record;
-	rc = 0;
-out:
-	pbrpc_buf_free(&out);
-	pbrpc_handshake_wipe(&hs);
-	return rc;
-}
-
-static int raw_open(raw *r)
-{
-	if (raw_connect(r) != 0 || raw_handshake(r, g_key) != 0) {
-		raw_close(r);
-		return -1;
-	}
-	return 0;
-}
-
-/* Seals a frame into *out (a record of the caller's). */
-static size_t seal_frame(raw *r, const pbrpc_frame *f, const ProtobufCMessage *msg, uint8_t **out)
-{
-	pbrpc_buf b;
-	pbrpc_buf_init(&b, (size_t)PBRPC_MAX_MAX_RECORD + 64);
-	if (pbrpc_frame_append_sealed(&b, &r->ch, f, msg, r->peer_max) != 0) {
-		pbrpc_buf_free(&b);
-		*out = NULL;
-		return 0;
-	}
-	*out = b.data; /* start is 0: nothing was consumed */
-	return pbrpc_buf_len(&b);
-}
-
-static int send_frame(raw *r, const pbrpc_frame *f, const ProtobufCMessage *msg)
-{
-	uint8_t *rec;
-	size_t n = seal_frame(r, f, msg, &rec);
-	if (!n)
-		return bad("cannot seal a frame");
-	int rc = raw_send(r, rec, n);
-	free(rec);
-	return rc;
-}
-
-/* Receives the next frame. 1: got it; 0: closed; -1: timeout or forged. */
-static int recv_frame(raw *r, pbrpc_frame *f)
-{
-	uint32_t len;
-	int got = raw_record(r, &len);
-	if (got <= 0)
-		return got;
-	size_t plain;
-	if (pbrpc_channel_open(&r->ch, r->rec, len, &plain) != 0)
-		return bad("a record from the server failed to open");
-	if (pbrpc_frame_decode(r->rec + PBRPC_RECORD_HEADER, plain, f) != 0)
-		return bad("a malformed frame from the server");
-	return 1;
-}
-
-/* Receives frames until the STATUS of call id. */
-static int recv_status(raw *r, uint64_t id, pbrpc_frame *f)
-{
-	for (int i = 0; i < 1000; i++) {
-		int got = recv_frame(r, f);
-		if (got <= 0)
-			return bad("no STATUS for call %llu (%s)", (unsigned long long)id,
-			           got ? "timed out" : "connection closed");
-		if (f->call_id == id && f->kind == PBRPC_FRAME_STATUS)
-			return 0;
-	}
-	return bad("no STATUS for call %llu", (unsigned long long)id);
-}
-
-static pbrpc_frame request(uint64_t id, const pbrpc_method_desc *m, uint32_t flags)
-{
-	pbrpc_frame f = {.call_id = id,
-	                 .kind = PBRPC_FRAME_REQUEST,
-	                 .flags = flags,
-	                 .method = m->full_name,
-	                 .method_len = strlen(m->full_name)};
-	return f;
-}
-
-static Pbrpc__Echo__EchoRequest echo_req(const char *text)
-{
-	Pbrpc__Echo__EchoRequest req = PBRPC__ECHO__ECHO_REQUEST__INIT;
-	req.data.data = (uint8_t *)text;
-	req.data.len = strlen(text);
-	return req;
-}
-
-/* ---- the library client: is rpcd still serving? ------------------------------ */
-
-static int echo_ok(void)
-{
-	pbrpc_client_options o;
-	pbrpc_error err = {0};
-	pbrpc_client_options_init(&o);
-	o.key = g_key;
-	o.connect_timeout_ms = WAIT_MS;
-	pbrpc_client *c = pbrpc_client_connect(g_addr, &o, &err);
-	if (!c)
-		return bad("rpcd no longer serving: connect: %s", err.message);
-	Pbrpc__Echo__EchoRequest req = echo_req("still there?");
-	Pbrpc__Echo__EchoReply *reply = NULL;
-	pbrpc_call_options co = {.timeout_ms = WAIT_MS};
-	pbrpc_status st = pbrpc_echo_echo_say(c, &req, &reply, &co, &err);
-	int ok = st == PBRPC_OK && reply && reply->data.len == req.data.len &&
-	         memcmp(reply->data.data, req.data.data, req.data.len) == 0;
-	if (!ok)
-		bad("rpcd no longer serving: echo: %s (%s)", err.message, pbrpc_status_name(st));
-	pbrpc_message_free(&reply->base);
-	pbrpc_client_close(c);
-	return ok ? 0 : -1;
 }
 
 /* ---- the cases ------------------------------------------------------------------ */
@@ -488,12 +171,8 @@ static int case_wrong_key(void)
 {
 	uint8_t other[PBRPC_KEY_BYTES];
 	randombytes_buf(other, sizeof other);
-	pbrpc_client_options o;
 	pbrpc_error err = {0};
-	pbrpc_client_options_init(&o);
-	o.key = other;
-	o.connect_timeout_ms = WAIT_MS;
-	pbrpc_client *c = pbrpc_client_connect(g_addr, &o, &err);
+	pbrpc_client *c = library_connect(other, &err);
 	if (c) {
 		pbrpc_client_close(c);
 		return bad("connected with the wrong key");
@@ -512,14 +191,7 @@ static int case_bad_client_proof(void)
 	raw r;
 	if (raw_connect(&r) != 0)
 		return -1;
-	pbrpc_handshake hs;
-	pbrpc_buf out;
-	pbrpc_buf_init(&out, 1 << 16);
-	pbrpc_handshake_init(&hs, 0, g_key, PBRPC_DEFAULT_MAX_RECORD);
-	pbrpc_handshake_client_hello(&hs, &out);
-	raw_send(&r, pbrpc_buf_head(&out), pbrpc_buf_len(&out));
-	pbrpc_buf_free(&out);
-	pbrpc_handshake_wipe(&hs);
+	raw_send_hello(&r, g_key, 0);
 	uint32_t len;
 	if (raw_record(&r, &len) != 1 || raw_record(&r, &len) != 1) {
 		raw_close(&r);
@@ -647,14 +319,7 @@ static int case_stalled_handshake(void)
 	raw r;
 	if (raw_connect(&r) != 0)
 		return -1;
-	pbrpc_handshake hs;
-	pbrpc_buf out;
-	pbrpc_buf_init(&out, 1 << 16);
-	pbrpc_handshake_init(&hs, 0, g_key, PBRPC_DEFAULT_MAX_RECORD);
-	pbrpc_handshake_client_hello(&hs, &out);
-	raw_send(&r, pbrpc_buf_head(&out), pbrpc_buf_len(&out) - 1); /* all but one byte */
-	pbrpc_buf_free(&out);
-	pbrpc_handshake_wipe(&hs);
+	raw_send_hello(&r, g_key, 1); /* all but one byte */
 	int64_t t = raw_wait_closed(&r, WAIT_MS);
 	raw_close(&r);
 	if (t < 0)
@@ -831,14 +496,14 @@ static int case_byte_at_a_time(void)
 {
 	raw r;
 	int rc = raw_connect(&r);
-	g_dribble = 1;
+	r.dribble = 1;
 	if (rc == 0)
-		rc = raw_handshake(&r, g_key);
+		rc = raw_handshake(&r, g_key, NULL, NULL, NULL);
 	pbrpc_frame f = request(1, PBRPC_ECHO_ECHO_SAY_METHOD, PBRPC_FLAG_HAS_MESSAGE), st;
 	Pbrpc__Echo__EchoRequest req = echo_req("slowly");
 	if (rc == 0)
 		rc = send_frame(&r, &f, &req.base);
-	g_dribble = 0;
+	r.dribble = 0;
 	if (rc == 0 && (recv_status(&r, 1, &st) != 0 || st.status != PBRPC_OK))
 		rc = bad("a call sent byte by byte was not answered OK");
 	raw_close(&r);
@@ -1033,10 +698,7 @@ static int case_half_close_after_calls(void)
 
 static uint32_t rnd(void)
 {
-	g_rng ^= g_rng << 13; /* xorshift64, fixed seed: the same run every time */
-	g_rng ^= g_rng >> 7;
-	g_rng ^= g_rng << 17;
-	return (uint32_t)(g_rng >> 16);
+	return raw_rnd(&g_rng);
 }
 
 /* Properly sealed frames with random fields: every kind, small call ids that
@@ -1094,10 +756,8 @@ static int case_random_sealed_frames(void)
 		pbrpc_buf_free(&b);
 		if (rnd() % 2) { /* sometimes read what comes back first */
 			pbrpc_frame st;
-			g_read_wait_ms = 20;
-			for (int k = 0; k < 5 && recv_frame(&r, &st) == 1; k++)
+			for (int k = 0; k < 5 && recv_frame_within(&r, &st, 20) == 1; k++)
 				;
-			g_read_wait_ms = WAIT_MS;
 			g_why[0] = '\0';
 		}
 		if (rnd() % 2)
@@ -1172,18 +832,12 @@ int main(int argc, char **argv)
 		       "(usage: fault_badinput ADDR KEYFILE LOGFILE MAXCALLS)\n");
 		return argc == 1 ? 0 : 2;
 	}
-	g_addr = argv[1];
 	g_log = argv[3];
 	g_max_calls = (unsigned)atoi(argv[4]);
-	pbrpc_error err = {0};
-	if (sodium_init() < 0 || pbrpc_key_load(argv[2], g_key, &err) != PBRPC_OK) {
-		printf("FAIL setup: %s\n", err.message);
+	raw_peer_ctx peer = {
+	    .addr = argv[1], .log = g_log, .key = g_key, .why = g_why, .why_size = sizeof g_why};
+	if (raw_peer_setup(&peer, argv[2], g_key) != 0)
 		return 1;
-	}
-	if (echo_ok() != 0) {
-		printf("FAIL setup: %s\n", g_why);
-		return 1;
-	}
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		const fault_case *c = &cases[i];
 		off_t from = log_size();
