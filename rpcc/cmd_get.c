@@ -69,20 +69,25 @@ static int part_name(const char *local, char *part, size_t size)
 
 /* Starts writeback of the part file's [from, d->received) and drops from the
  * page cache what is far enough behind. Errors are left to the fsync. */
-static void write_behind(download *d, uint64_t from)
+/* Returns -1 with errno if waiting for the writeback failed: that call
+ * consumes the error, so the final fsync would not report it. */
+static int write_behind(download *d, uint64_t from)
 {
 	if (!d->part[0])
-		return; /* standard output: not ours to flush */
+		return 0; /* standard output: not ours to flush */
 	sync_file_range(d->fd, (off_t)from, (off_t)(d->received - from), SYNC_FILE_RANGE_WRITE);
 	if (d->received - d->dropped < 2 * WRITE_BEHIND_LAG)
-		return;
+		return 0;
 	uint64_t upto = d->received - WRITE_BEHIND_LAG;
 	off_t len = (off_t)(upto - d->dropped);
-	sync_file_range(d->fd, (off_t)d->dropped, len,
-	                SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-	                    SYNC_FILE_RANGE_WAIT_AFTER);
+	if (sync_file_range(d->fd, (off_t)d->dropped, len,
+	                    SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+	                        SYNC_FILE_RANGE_WAIT_AFTER) != 0 &&
+	    errno != EINVAL && errno != ENOSYS && errno != ESPIPE)
+		return -1;
 	posix_fadvise(d->fd, (off_t)d->dropped, len, POSIX_FADV_DONTNEED);
 	d->dropped = upto;
+	return 0;
 }
 
 static int write_all(int fd, const uint8_t *p, size_t n)
@@ -180,15 +185,18 @@ static int take_reply(download *d, const Pbrpc__File__GetReply *r, int *have_inf
 			err->code = PBRPC_DATA_LOSS;
 			return -1;
 		}
-		if (write_all(d->fd, r->data.data, r->data.len) != 0) {
+		int failed = write_all(d->fd, r->data.data, r->data.len) != 0;
+		if (!failed) {
+			d->received += r->data.len;
+			failed = write_behind(d, d->received - r->data.len) != 0;
+		}
+		if (failed) {
 			rpcc_reportf(d->name, PBRPC_OK, "writing %s: %s",
 			             d->part[0] ? d->part : "standard output", strerror(errno));
 			err->code = PBRPC_OK;
 			return -1;
 		}
 		crypto_generichash_update(&d->hash, r->data.data, r->data.len);
-		d->received += r->data.len;
-		write_behind(d, d->received - r->data.len);
 		rpcc_progress_update(&d->progress, d->received);
 		return 0;
 	case PBRPC__FILE__GET_REPLY__PART_CHECKSUM: {

@@ -101,15 +101,25 @@ pbrpc_status rpcd_exec_policy_check(const rpcd_exec_policy *p, const char *progr
 }
 
 /* Variables through which a caller could make an allowed program load code
- * of its own (say a library it uploaded with put) or start other programs. */
+ * of its own (say a file it uploaded with put) or start other programs: the
+ * dynamic loader's and libc's, the shells' startup files and exported
+ * functions, the common interpreters' module paths, and where programs look
+ * for their configuration. */
+static const char *const loader_prefixes[] = {
+    "LD_", "BASH_FUNC_", "PYTHON", "PERL", "RUBY", "NODE_", "XDG_",
+};
 static const char *const loader_vars[] = {
-    "PATH", "GCONV_PATH", "GLIBC_TUNABLES", "LOCPATH", "NLSPATH", "MALLOC_TRACE",
+    "PATH", "GCONV_PATH", "GLIBC_TUNABLES", "LOCPATH", "NLSPATH", "MALLOC_TRACE", "BASH_ENV",
+    "ENV",  "SHELLOPTS",  "BASHOPTS",       "PS4",     "IFS",     "CDPATH",       "HOME",
 };
 
 static int is_loader_var(const char *entry, size_t name_len)
 {
-	if (name_len >= 3 && strncmp(entry, "LD_", 3) == 0)
-		return 1;
+	for (size_t i = 0; i < sizeof loader_prefixes / sizeof loader_prefixes[0]; i++) {
+		size_t n = strlen(loader_prefixes[i]);
+		if (name_len >= n && strncmp(entry, loader_prefixes[i], n) == 0)
+			return 1;
+	}
 	for (size_t i = 0; i < sizeof loader_vars / sizeof loader_vars[0]; i++)
 		if (strlen(loader_vars[i]) == name_len &&
 		    strncmp(entry, loader_vars[i], name_len) == 0)

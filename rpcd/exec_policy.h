@@ -26,9 +26,9 @@ pbrpc_status rpcd_exec_policy_check(const rpcd_exec_policy *p, const char *progr
                                     pbrpc_error *err);
 
 /* With an allow-list, PBRPC_OK only if none of the n entries of env (the
- * client's NAME=VALUE strings) names a variable that makes a listed program load or run
- * something else: PATH, LD_*, GCONV_PATH, GLIBC_TUNABLES, LOCPATH, NLSPATH,
- * MALLOC_TRACE. Else PBRPC_PERMISSION_DENIED naming the variable. Without an
+ * client's NAME=VALUE strings) names a variable that could make a listed
+ * program load or run something else (the list is in exec_policy.c and
+ * docs/exec.md). Else PBRPC_PERMISSION_DENIED naming the variable. Without an
  * allow-list every variable is allowed (the client may run anything anyway). */
 pbrpc_status rpcd_exec_policy_check_env(const rpcd_exec_policy *p, char *const *env, size_t n,
                                         pbrpc_error *err);

@@ -272,7 +272,10 @@ int rpcd_child_reap(const rpcd_child *child, int *exit_code, int *term_signal)
 	*exit_code = *term_signal = 0;
 	idtype_t by = child->pidfd >= 0 ? (idtype_t)P_PIDFD : P_PID;
 	id_t id = child->pidfd >= 0 ? (id_t)child->pidfd : (id_t)child->pid;
-	if (waitid(by, id, &info, WEXITED | WNOHANG) != 0)
+	int rc = waitid(by, id, &info, WEXITED | WNOHANG);
+	if (rc != 0 && errno == EINVAL && by == (idtype_t)P_PIDFD) /* Linux 5.3: no P_PIDFD yet */
+		rc = waitid(P_PID, (id_t)child->pid, &info, WEXITED | WNOHANG);
+	if (rc != 0)
 		return errno == EINTR ? 0 : -errno;
 	if (info.si_pid == 0)
 		return 0; /* still running */

@@ -219,7 +219,8 @@ static void open_job(put_transfer *t, uint8_t *buf)
 }
 
 /* Starts writeback of [from, t->written) and drops from the page cache what
- * is far enough behind. Errors are not checked here: fsync reports them. */
+ * is far enough behind. The waiting call must be checked: it consumes a
+ * writeback error, so the final fsync would no longer see it. */
 static void write_behind(put_transfer *t, uint64_t from)
 {
 	sync_file_range(t->fd, (off_t)from, (off_t)(t->written - from), SYNC_FILE_RANGE_WRITE);
@@ -227,9 +228,14 @@ static void write_behind(put_transfer *t, uint64_t from)
 		return;
 	uint64_t upto = t->written - WRITE_BEHIND_LAG;
 	off_t len = (off_t)(upto - t->dropped);
-	sync_file_range(t->fd, (off_t)t->dropped, len,
-	                SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-	                    SYNC_FILE_RANGE_WAIT_AFTER);
+	if (sync_file_range(t->fd, (off_t)t->dropped, len,
+	                    SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+	                        SYNC_FILE_RANGE_WAIT_AFTER) != 0 &&
+	    errno != EINVAL && errno != ENOSYS && errno != ESPIPE) {
+		file_errno_status(errno, t->path,
+		                  &t->job_err); /* keep the pages: nothing dropped */
+		return;
+	}
 	posix_fadvise(t->fd, (off_t)t->dropped, len, POSIX_FADV_DONTNEED);
 	t->dropped = upto;
 }
@@ -314,6 +320,10 @@ static void commit_job(put_transfer *t)
 	}
 	fsync(t->dir_fd); /* the rename itself must survive a crash */
 	t->opened = 0;    /* the temporary name is gone: nothing to remove */
+	/* Closed before the reply: a client that runs the file at once must not
+	 * find it still open for writing (execve: ETXTBSY). */
+	close(t->fd);
+	t->fd = -1;
 }
 
 static void close_job(put_transfer *t)

@@ -62,6 +62,7 @@ typedef struct exec_run {
 	int open_handles;
 	unsigned exited : 1, out_done : 1, err_done : 1, in_closed : 1, in_eof : 1;
 	unsigned reading : 1, in_paused : 1, with_stdin : 1, timed_out : 1, client_gone : 1;
+	unsigned group_gone : 1; /* the group was seen empty after the reap: never signal it */
 	unsigned call_failed : 1, logged : 1;
 	kill_stage kill;
 	uint64_t kill_at; /* loop time of the next step (SIGKILL, giving up) */
@@ -157,6 +158,20 @@ static int run_over(const exec_run *run)
 
 static void on_kill_timer(uv_timer_t *t);
 
+/* Signals what is left of the run's process group (sig 0: is anyone left?).
+ * The pid of a reaped leader stays reserved while its group has members;
+ * once the group has been seen empty the number may be reused by anyone, so
+ * it is never signalled again. */
+static int signal_group(exec_run *run, int sig)
+{
+	if (run->group_gone)
+		return UV_ESRCH;
+	int rc = uv_kill(-run->child.pid, sig);
+	if (rc != 0 && run->exited)
+		run->group_gone = 1;
+	return rc;
+}
+
 /* Wakes at the end of the grace; once the run is over (only the rest of the
  * group is waited for), every KILL_POLL_MS to see whether it is gone. */
 static void arm_kill_timer(exec_run *run)
@@ -172,7 +187,7 @@ static void arm_kill_timer(exec_run *run)
 static void on_kill_timer(uv_timer_t *t)
 {
 	exec_run *run = t->data;
-	if (run_over(run) && uv_kill(-run->child.pid, 0) != 0) {
+	if (run_over(run) && signal_group(run, 0) != 0) {
 		maybe_finish(run); /* the group is empty */
 		return;
 	}
@@ -181,7 +196,7 @@ static void on_kill_timer(uv_timer_t *t)
 		return;
 	}
 	if (run->kill == KILL_TERM_SENT) {
-		uv_kill(-run->child.pid, SIGKILL);
+		signal_group(run, SIGKILL);
 		run->kill = KILL_KILL_SENT;
 		run->kill_at = uv_now(t->loop) + KILL_GRACE_MS;
 		arm_kill_timer(run);
@@ -205,7 +220,7 @@ static void terminate(exec_run *run)
 {
 	if (run->kill != KILL_NONE)
 		return;
-	if (uv_kill(-run->child.pid, SIGTERM) != 0 && run_over(run))
+	if (signal_group(run, SIGTERM) != 0 && run_over(run))
 		return; /* nothing left to kill */
 	run->kill = KILL_TERM_SENT;
 	run->kill_at = uv_now(run->timer.loop) + KILL_GRACE_MS;
@@ -272,8 +287,7 @@ static void maybe_finish(exec_run *run)
 	/* Nothing outlives its run: what is left in the group (a background job
 	 * with its output elsewhere) gets SIGTERM, then SIGKILL, like a timeout. */
 	terminate(run);
-	if (run->kill != KILL_NONE && run->kill != KILL_GAVE_UP &&
-	    uv_kill(-run->child.pid, 0) == 0) {
+	if (run->kill != KILL_NONE && run->kill != KILL_GAVE_UP && signal_group(run, 0) == 0) {
 		arm_kill_timer(run); /* still there: look again soon */
 		return;
 	}
@@ -306,6 +320,7 @@ static void check_exit(exec_run *run)
 	run->exit_status = code;
 	run->term_signal = sig;
 	run->duration_ms = (uv_hrtime() - run->start_ns) / 1000000;
+	signal_group(run, 0); /* at once: an empty group's number is free from now on */
 	/* The timeout keeps running: what the child left behind in its group may
 	 * still hold the output pipes open. */
 	maybe_finish(run);

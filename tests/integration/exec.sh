@@ -279,7 +279,8 @@ expect_eq "allow-list: unlisted program refused" 126 $?
 y --shell 'echo hi' 2>/dev/null
 expect_eq "allow-list: --shell refused unless /bin/sh is listed" 126 $?
 # A library uploaded with put must not be loadable into a listed program.
-for var in LD_PRELOAD=/x.so LD_LIBRARY_PATH=. PATH=/tmp GCONV_PATH=. GLIBC_TUNABLES=x=1; do
+for var in LD_PRELOAD=/x.so LD_LIBRARY_PATH=. PATH=/tmp GCONV_PATH=. GLIBC_TUNABLES=x=1 \
+	BASH_ENV=/x.sh 'BASH_FUNC_ls%%=() { :; }' PYTHONPATH=. HOME=/tmp XDG_CONFIG_HOME=.; do
 	out=$(y --env "$var" -- /bin/echo hi 2>&1)
 	expect_eq "allow-list: --env ${var%%=*} refused (126)" "126 rpcc: exec: ${var%%=*} may not be set on a server with an exec allow-list (PERMISSION_DENIED)" "$? $out"
 done
