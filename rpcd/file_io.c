@@ -61,8 +61,10 @@ int file_io_hash_prefix(int fd, uint64_t n, crypto_generichash_state *st, uint8_
 
 struct timespec file_io_age_cutoff(time_t max_age)
 {
+	/* The clock the kernel stamps files with: a file changed after this call
+	 * can never look older than the cutoff (a precise clock runs a tick ahead). */
 	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
+	clock_gettime(CLOCK_REALTIME_COARSE, &now);
 	now.tv_sec -= max_age;
 	return now;
 }

@@ -50,10 +50,9 @@ static void *sweep_thread(void *arg)
 	return NULL;
 }
 
-/* The cutoff is taken now, before any listener exists: this process's
- * uploads change their files later (the kernel's timestamps are a few ms
- * coarse, far less than a connect and a handshake), so even with max_age 0
- * the sweep removes only what earlier processes left. */
+/* The cutoff is taken now, before any listener exists, on the clock file
+ * times come from: this process's uploads change their files later, so even
+ * with max_age 0 the sweep removes only what earlier processes left. */
 static void start_sweep(int root_fd, time_t max_age)
 {
 	pthread_t thread;
