@@ -990,7 +990,11 @@ int pbrpc_client_poll(pbrpc_client *c, int timeout_ms, pbrpc_error *err)
 		/* Another thread reads for everyone: wait until it gives up its
 		 * role (having handed over what it read), then let the caller look. */
 		c->n_polling++;
-		cond_wait_until(&c->progress, &c->lock, deadline);
+		/* At most a slice: a reader that handed over our reply before we
+		 * got here may already be blocked again, for its own quiet call. */
+		int64_t slice_end = deadline_after_ms(UNWOKEN_SLICE_MS);
+		cond_wait_until(&c->progress, &c->lock,
+		                deadline == 0 || deadline > slice_end ? slice_end : deadline);
 		c->n_polling--;
 		pthread_mutex_unlock(&c->lock);
 		return 0;

@@ -446,8 +446,12 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 		pbrpc_buf_shrink(&c->in, 0);
 	}
 	c->batching = 0;
-	if (!c->closing)
+	if (!c->closing) {
 		start_write(c);
+		/* A pause and resume during a record still in c->in stopped reading
+		 * until that record was handled; it has been now. */
+		pbrpc_conn_update_reading(c);
+	}
 	conn_leave(c);
 }
 
@@ -455,8 +459,12 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
  * the loop (never from inside the handler that resumed reading). */
 static void drain_input(pbrpc_conn *c)
 {
-	if (!may_read(c) || pbrpc_buf_len(&c->in) == 0)
+	if (!may_read(c))
 		return;
+	if (pbrpc_buf_len(&c->in) == 0) { /* handled meanwhile: just read again */
+		pbrpc_conn_update_reading(c);
+		return;
+	}
 	c->busy++;
 	c->batching = 1;
 	ssize_t used = handle_records(c, pbrpc_buf_head(&c->in), pbrpc_buf_len(&c->in));

@@ -26,6 +26,8 @@ static inline int get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 	uint64_t x = 0;
 	for (int shift = 0; shift < 64 && *p < end; shift += 7) {
 		uint8_t b = *(*p)++;
+		if (shift == 63 && b > 1)
+			return -1; /* more than 64 bits */
 		x |= (uint64_t)(b & 0x7f) << shift;
 		if (!(b & 0x80)) {
 			*v = x;

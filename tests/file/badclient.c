@@ -4,8 +4,9 @@
  *   badclient ADDR KEYFILE corrupt REMOTE   put 3 chunks whose checksum is wrong
  *   badclient ADDR KEYFILE short REMOTE     put fewer bytes than the header says
  *   badclient ADDR KEYFILE nul              every method with a NUL in the path
- *   badclient ADDR KEYFILE small REMOTE MIB put MIB MiB in 16 KiB messages (many
- *                                           small records behind a paused call)
+ *   badclient ADDR KEYFILE chunks REMOTE MIB KIB
+ *                   put MIB MiB in KIB KiB messages (16: many small records behind
+ *                   each pause; 3072: records larger than a read)
  *
  * Prints one line per call: the status name the server answered. */
 #include <stdio.h>
@@ -18,8 +19,7 @@
 
 #include "pbrpc/file.pbrpc.h"
 
-#define CHUNK       (1u << 20)
-#define SMALL_CHUNK (16u << 10)
+#define CHUNK (1u << 20)
 
 static pbrpc_status put_bytes(pbrpc_client *c, const char *remote, uint64_t announced,
                               size_t chunks, size_t chunk, int damage)
@@ -137,10 +137,11 @@ int main(int argc, char **argv)
 	else if (strcmp(argv[3], "short") == 0 && argc == 5)
 		printf("%s\n",
 		       pbrpc_status_name(put_bytes(c, argv[4], 5 * (uint64_t)CHUNK, 3, CHUNK, 0)));
-	else if (strcmp(argv[3], "small") == 0 && argc == 6) {
-		size_t chunks = (size_t)strtoul(argv[5], NULL, 10) * 64; /* 64 x 16 KiB = 1 MiB */
-		printf("%s\n", pbrpc_status_name(put_bytes(c, argv[4], chunks * SMALL_CHUNK, chunks,
-		                                           SMALL_CHUNK, 0)));
+	else if (strcmp(argv[3], "chunks") == 0 && argc == 7) {
+		size_t chunk = (size_t)strtoul(argv[6], NULL, 10) << 10;
+		size_t chunks = chunk ? ((size_t)strtoul(argv[5], NULL, 10) << 20) / chunk : 0;
+		printf("%s\n", pbrpc_status_name(put_bytes(c, argv[4], chunks * (uint64_t)chunk,
+		                                           chunks, chunk, 0)));
 	} else
 		fprintf(stderr, "badclient: unknown mode %s\n", argv[3]);
 	pbrpc_client_close(c);
