@@ -25,13 +25,16 @@ typedef struct pbrpc_route {
 	const pbrpc_service_entry *service;
 } pbrpc_route;
 
+/* A TCP or Unix stream handle, seen as whichever libuv type a call needs. */
+typedef union pbrpc_uv_stream {
+	uv_handle_t handle;
+	uv_stream_t stream;
+	uv_tcp_t tcp;
+	uv_pipe_t pipe;
+} pbrpc_uv_stream;
+
 typedef struct pbrpc_listener {
-	union {
-		uv_handle_t handle;
-		uv_stream_t stream;
-		uv_tcp_t tcp;
-		uv_pipe_t pipe;
-	} h;
+	pbrpc_uv_stream h;
 	pbrpc_server *server;
 	char address[128];
 	char unix_path[108]; /* unlinked when the server stops */
@@ -67,12 +70,7 @@ struct pbrpc_server {
 struct pbrpc_conn {
 	pbrpc_server *server;
 	pbrpc_conn *prev, *next;
-	union {
-		uv_handle_t handle;
-		uv_stream_t stream;
-		uv_tcp_t tcp;
-		uv_pipe_t pipe;
-	} h;
+	pbrpc_uv_stream h;
 	uv_timer_t timer; /* handshake limit, then idle limit */
 	char name[24];
 	char peer[72];

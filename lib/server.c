@@ -232,12 +232,7 @@ typedef struct listener_entry {
 } listener_entry;
 
 typedef struct refusal {
-	union {
-		uv_handle_t handle;
-		uv_stream_t stream;
-		uv_tcp_t tcp;
-		uv_pipe_t pipe;
-	} h;
+	pbrpc_uv_stream h;
 	uv_timer_t timer;
 	listener_entry *listener;
 	int handles_open;
