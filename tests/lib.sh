@@ -95,3 +95,48 @@ rpcc() { "$RPCC" --key "$KEY" "$@"; }
 
 # finish: exit status for the script.
 finish() { exit "$FAILED"; }
+
+# run_labelled LABEL CMD...: runs a C test program, prints its PASS/FAIL lines
+# (and indented detail lines) with LABEL; a non-zero exit without a FAIL line
+# is a failure too.
+run_labelled() {
+	local label=$1 out rc
+	shift
+	out=$("$@" 2>&1)
+	rc=$?
+	sed -n "s/^\(PASS\|FAIL\) /\1 $label: /p; /^  /p" <<<"$out"
+	grep -q '^FAIL ' <<<"$out" && FAILED=1
+	if [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' <<<"$out"; then
+		fail "$label: $* exited $rc" "$out"
+	fi
+}
+
+# stop_rpcd_checked NAME WHAT: rpcd NAME survived WHAT, still serves, stops
+# with exit 0 on SIGTERM, and left no sanitizer report in its log.
+stop_rpcd_checked() {
+	local pid_var=PID_$1 log_var=LOG_$1 addr_var=ADDR_$1
+	local pid=${!pid_var} log=${!log_var} addr=${!addr_var}
+	if kill -0 "$pid" 2>/dev/null; then
+		pass "rpcd survived $2"
+	else
+		fail "rpcd survived $2" "$(tail -20 "$log")"
+	fi
+	expect_eq "rpcc still served after $2" "after" "$(rpcc --server "$addr" echo after)"
+	kill -TERM "$pid"
+	for _ in $(seq 1 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		fail "rpcd stops on SIGTERM" "still running after 5 s"
+	else
+		wait "$pid"
+		expect_eq "rpcd exits 0 on SIGTERM after $2" 0 "$?"
+	fi
+	local san='AddressSanitizer|runtime error|LeakSanitizer'
+	if grep -qE "$san" "$log"; then
+		fail "no sanitizer report in rpcd's log" "$(grep -A20 -E "$san" "$log" | head -40)"
+	else
+		pass "no sanitizer report in rpcd's log"
+	fi
+}

@@ -347,12 +347,6 @@ expect_eq "descriptors free again: exec works" ok "$(rpcc --server "$ADDR_fd" ex
 # ---- e) descriptors run out and libuv has lost its spare one -----------------------------
 # (another thread took the slot while libuv reopened it): without rpcd's own
 # spare, libuv 1.44's accept loop spins for ever. In process, on its own loop.
-out=$(timeout 30 "$B/tests/fault_emfile" 2>&1)
-rc=$?
-sed -n 's/^\(PASS\|FAIL\) /\1 lost spare: /p' <<<"$out"
-grep -q '^FAIL ' <<<"$out" && FAILED=1
-if [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' <<<"$out"; then
-	fail "lost spare: fault_emfile exited $rc" "$out"
-fi
+run_labelled "lost spare" timeout 30 "$B/tests/fault_emfile"
 
 finish

@@ -52,43 +52,11 @@ for _ in $(seq 1 50); do # bounded: rpcd sees the idle sockets go
 done
 expect_eq "rpcc gets in once the idle sockets are gone" "back" "$got"
 
-# run_prog LABEL ADDR: the program's PASS/FAIL lines (and outcomes), labelled.
-run_prog() {
-	local label=$1 addr=$2 out rc
-	out=$(timeout 300 "$PROG" "$addr" "$KEY" "$LOG_h" "$PID_h" "$MAX_CALLS" "$MAX_CONNS" \
-		"$HANDSHAKE_MS" 2>&1)
-	rc=$?
-	sed -n "s/^\(PASS\|FAIL\) /\1 $label: /p; /^  /p" <<<"$out"
-	grep -q '^FAIL ' <<<"$out" && FAILED=1
-	if [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' <<<"$out"; then
-		fail "$label: fault_hostile exited $rc" "$out"
-	fi
-}
-run_prog tcp "$ADDR_h"
-run_prog unix "$SOCK_h"
-
-if kill -0 "$PID_h" 2>/dev/null; then
-	pass "rpcd survived every case"
-else
-	fail "rpcd survived every case" "$(tail -20 "$LOG_h")"
-fi
-expect_eq "rpcc still served after the hostile cases" "after" "$(rpcc --server "$ADDR_h" echo after)"
-
-kill -TERM "$PID_h"
-for _ in $(seq 1 100); do
-	kill -0 "$PID_h" 2>/dev/null || break
-	sleep 0.05
+for label in tcp unix; do
+	addr=$ADDR_h
+	[ $label = unix ] && addr=$SOCK_h
+	run_labelled $label timeout 300 "$PROG" "$addr" "$KEY" "$LOG_h" "$PID_h" "$MAX_CALLS" \
+		"$MAX_CONNS" "$HANDSHAKE_MS"
 done
-if kill -0 "$PID_h" 2>/dev/null; then
-	fail "rpcd stops on SIGTERM" "still running after 5 s"
-else
-	wait "$PID_h"
-	expect_eq "rpcd exits 0 on SIGTERM after the hostile cases" 0 "$?"
-fi
-san='AddressSanitizer|runtime error|LeakSanitizer'
-if grep -qE "$san" "$LOG_h"; then
-	fail "no sanitizer report in rpcd's log" "$(grep -A20 -E "$san" "$LOG_h" | head -40)"
-else
-	pass "no sanitizer report in rpcd's log"
-fi
+stop_rpcd_checked h "the hostile cases"
 finish
