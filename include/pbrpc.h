@@ -20,7 +20,7 @@ extern "C" {
 #endif
 
 #define PBRPC_VERSION            "0.1.0"
-#define PBRPC_PROTOCOL_VERSION   1
+#define PBRPC_PROTOCOL_VERSION   2 /* 1 (shared key) is still spoken on request */
 #define PBRPC_KEY_BYTES          32
 #define PBRPC_DEFAULT_PORT       7420
 #define PBRPC_DEFAULT_ADDRESS    "127.0.0.1:7420"
@@ -79,6 +79,47 @@ pbrpc_status pbrpc_key_load(const char *path, uint8_t key[PBRPC_KEY_BYTES], pbrp
  * $HOME/.config/pbrpc/key. Writes it into buf; returns buf, or NULL if it
  * does not fit or no home is known. */
 char *pbrpc_key_default_path(char *buf, size_t size);
+
+/* ---- Identities (protocol 2) --------------------------------------------
+ * An identity is an X25519 key pair. Its secret file (mode 0600) holds
+ * "x25519-secret BASE64 COMMENT"; FILE.pub holds the public line
+ * "x25519 BASE64 COMMENT", the form authorized_keys and known_servers use.
+ * Servers have one too: the host key. */
+
+#define PBRPC_KEY_TYPE         "x25519"
+#define PBRPC_FINGERPRINT_SIZE 52 /* "SHA256:" + 43 base64 digits + NUL */
+
+/* Writes a new identity to path (0600) and path.pub (0644); refuses to
+ * overwrite either. comment (may be NULL) ends the .pub line. */
+pbrpc_status pbrpc_identity_generate(const char *path, const char *comment, pbrpc_error *err);
+/* Reads an identity's secret. Refuses files open to group/others. */
+pbrpc_status pbrpc_identity_load(const char *path, uint8_t secret[32], pbrpc_error *err);
+/* The public key of a secret. */
+void pbrpc_public_key_of(const uint8_t secret[32], uint8_t pub[32]);
+/* Parses "x25519 BASE64" at the start of text (blanks first are skipped);
+ * *rest (if rest is not NULL) points past it and the blanks after it. */
+pbrpc_status pbrpc_public_key_parse(const char *text, uint8_t key[32], const char **rest,
+                                    pbrpc_error *err);
+/* Reads a .pub file. */
+pbrpc_status pbrpc_public_key_load(const char *path, uint8_t key[32], pbrpc_error *err);
+/* Writes "x25519 BASE64" into buf. Returns 0, or -1 if it does not fit. */
+int pbrpc_public_key_format(const uint8_t key[32], char *buf, size_t size);
+/* "SHA256:" and the unpadded base64 of SHA-256(key), as ssh shows keys. */
+void pbrpc_key_fingerprint(const uint8_t key[32], char out[PBRPC_FINGERPRINT_SIZE]);
+/* $XDG_CONFIG_HOME/pbrpc/NAME, else $HOME/.config/pbrpc/NAME, in buf;
+ * NULL if it does not fit or no home is known. */
+char *pbrpc_config_path(const char *name, char *buf, size_t size);
+
+/* Known servers: "ADDRESS x25519 BASE64" lines, # comments. PBRPC_OK if a
+ * line for address holds key, or if there is no line for address and
+ * address is this machine (127.0.0.0/8, [::1], unix:) and key is the host
+ * key in pbrpc_config_path("host_key.pub") (the user's own rpcd). No line
+ * for address: with accept_new the line is appended (*added = 1), else
+ * UNAUTHENTICATED "unknown server". A line for address with another key:
+ * UNAUTHENTICATED "server key changed". file NULL: the default,
+ * pbrpc_config_path("known_servers"). */
+pbrpc_status pbrpc_known_servers_check(const char *file, const char *address, const uint8_t key[32],
+                                       int accept_new, int *added, pbrpc_error *err);
 
 /* ---- Service descriptions (written by protoc-gen-pbrpc) ---------------- */
 
@@ -139,8 +180,19 @@ typedef struct pbrpc_client pbrpc_client;
 typedef struct pbrpc_stream pbrpc_stream;
 
 typedef struct pbrpc_client_options {
-	const char *key_file;   /* NULL: pbrpc_key_default_path() */
-	const uint8_t *key;     /* PBRPC_KEY_BYTES bytes; overrides key_file */
+	/* The credential: an identity file (protocol 2) or a shared key file
+	 * (protocol 1), told apart by their contents. NULL: $PBRPC_KEY, else
+	 * pbrpc_config_path("id_x25519") if it exists, else the shared key at
+	 * pbrpc_config_path("key"). */
+	const char *key_file;
+	const uint8_t *key;      /* a shared key (PBRPC_KEY_BYTES); overrides key_file */
+	const uint8_t *identity; /* an identity's 32-byte secret; overrides both */
+	/* Which server keys to trust (protocol 2). server_key (32 bytes): that
+	 * key only. Else the known_servers file (NULL: the default; see
+	 * pbrpc_known_servers_check), adding an unknown server if accept_new. */
+	const uint8_t *server_key;
+	const char *known_servers;
+	int accept_new;
 	uint32_t max_record;    /* 0: PBRPC_DEFAULT_MAX_RECORD */
 	int connect_timeout_ms; /* 0: 10000 (connect + handshake) */
 } pbrpc_client_options;
@@ -164,6 +216,13 @@ void pbrpc_client_close(pbrpc_client *c);
 const char *pbrpc_client_server_software(const pbrpc_client *c);
 /* The AEAD suite in use: "chacha20-poly1305" or "aes256-gcm". Static. */
 const char *pbrpc_client_suite(const pbrpc_client *c);
+/* The protocol version in use: 2 (keys) or 1 (shared key). */
+int pbrpc_client_protocol(const pbrpc_client *c);
+/* Protocol 2: copies the server's host key to key and returns 0; -1 under
+ * protocol 1. */
+int pbrpc_client_server_key(const pbrpc_client *c, uint8_t key[32]);
+/* 1 if this connection added the server to known_servers (accept_new). */
+int pbrpc_client_server_key_added(const pbrpc_client *c);
 
 /* Calls a unary method. On PBRPC_OK *reply is a new message that the caller
  * frees with pbrpc_message_free(); otherwise *reply is NULL and err says why. */
@@ -234,6 +293,33 @@ struct uv_loop_s;
 enum { PBRPC_LOG_ERROR = 0, PBRPC_LOG_WARN = 1, PBRPC_LOG_INFO = 2, PBRPC_LOG_DEBUG = 3 };
 typedef void (*pbrpc_log_fn)(void *data, int level, const char *line);
 
+/* Who is on the other end of a server connection, once the handshake is
+ * over: what the handshake proved, and what the server's authorize
+ * callback made of it. */
+struct sockaddr;
+typedef struct pbrpc_peer {
+	const char *address;                      /* "127.0.0.1:50123", "[::1]:50123" or "unix" */
+	const struct sockaddr *sockaddr;          /* the TCP peer; NULL for a Unix socket */
+	int has_key;                              /* 1: protocol 2; 0: a shared-key client */
+	uint8_t key[32];                          /* the client's public key (has_key) */
+	char fingerprint[PBRPC_FINGERPRINT_SIZE]; /* of key; "" without one */
+	char name[64];      /* set by authorize; "shared-key" for protocol 1 */
+	void *policy;       /* set by authorize; handed back to release */
+	unsigned max_calls; /* set by authorize; 0: the server's max_calls */
+} pbrpc_peer;
+
+/* Decides on a client right after its handshake (and again on
+ * pbrpc_server_reauthorize()): fill peer->name (and policy, max_calls) and
+ * return PBRPC_OK, or a status (PERMISSION_DENIED) with why; the client is
+ * told and the connection closed. */
+typedef pbrpc_status (*pbrpc_authorize_fn)(void *data, pbrpc_peer *peer, pbrpc_error *why);
+/* Decides on each call before its handler runs; a refusal ends the call
+ * with that status and why's message. */
+typedef pbrpc_status (*pbrpc_check_call_fn)(void *data, const pbrpc_peer *peer,
+                                            const pbrpc_method_desc *method, pbrpc_error *why);
+/* A policy authorize attached is no longer used by a connection. */
+typedef void (*pbrpc_release_fn)(void *data, void *policy);
+
 typedef struct pbrpc_server_options {
 	uint32_t max_record;           /* 0: PBRPC_DEFAULT_MAX_RECORD */
 	unsigned max_connections;      /* 0: 1024 */
@@ -247,11 +333,19 @@ typedef struct pbrpc_server_options {
 	pbrpc_log_fn log;              /* NULL: lines to stderr */
 	void *log_data;
 	int log_level; /* lines above this level are dropped */
+	/* Protocol 2: the host key's 32-byte secret; needs authorize. */
+	const uint8_t *host_key;
+	pbrpc_authorize_fn authorize;   /* NULL: every client (protocol 1 only) */
+	pbrpc_check_call_fn check_call; /* NULL: every call */
+	pbrpc_release_fn release;       /* NULL: nothing to release */
+	void *auth_data;
 } pbrpc_server_options;
 
 void pbrpc_server_options_init(pbrpc_server_options *o);
 
-/* Creates a server that accepts clients holding key. Free with
+/* Creates a server that accepts clients holding key (protocol 1; NULL: no
+ * shared-key clients) and, with opts->host_key, clients with keys of their
+ * own that opts->authorize accepts (protocol 2). Free with
  * pbrpc_server_free(). */
 pbrpc_server *pbrpc_server_new(const uint8_t key[PBRPC_KEY_BYTES], const pbrpc_server_options *opts,
                                pbrpc_error *err);
@@ -275,6 +369,12 @@ void pbrpc_server_free(pbrpc_server *s);
 /* Services registered so far, for reflection. */
 size_t pbrpc_server_service_count(const pbrpc_server *s);
 const pbrpc_service_desc *pbrpc_server_service(const pbrpc_server *s, size_t n);
+/* Runs authorize again for every authenticated connection (say after the
+ * authorized keys changed): a refused client is disconnected at once; the
+ * others get the new policy for their next calls. Loop thread only. */
+void pbrpc_server_reauthorize(pbrpc_server *s);
+/* The loop the server runs on. */
+struct uv_loop_s *pbrpc_server_loop(pbrpc_server *s);
 /* Logs a line through the server's log function (printf-style). */
 void pbrpc_server_log(pbrpc_server *s, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -289,8 +389,12 @@ pbrpc_server *pbrpc_call_server(const pbrpc_call *call);
 struct uv_loop_s *pbrpc_call_loop(const pbrpc_call *call);
 /* "127.0.0.1:50123", "[::1]:50123" or "unix". Owned by the connection. */
 const char *pbrpc_call_peer(const pbrpc_call *call);
-/* A short id of the connection for log lines, e.g. "c42". */
+/* The connection and its client for log lines, e.g. "c42 alice
+ * SHA256:..." ("c42 shared-key" for protocol 1). Owned by the connection. */
 const char *pbrpc_call_conn_name(const pbrpc_call *call);
+/* The client of the call: its name, key and the policy authorize gave it.
+ * Valid while the call is; the policy may change between calls. */
+const pbrpc_peer *pbrpc_call_client(const pbrpc_call *call);
 /* Milliseconds left before the client's deadline, or -1 if it set none. */
 int64_t pbrpc_call_remaining_ms(const pbrpc_call *call);
 /* Memory that lives until the call ends (for filling a unary reply). */

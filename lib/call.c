@@ -204,14 +204,27 @@ static void open_call(pbrpc_conn *c, const pbrpc_frame *f)
 		                 (unsigned long long)f->call_id, why);
 		return;
 	}
-	if (c->n_calls >= s->opt.max_calls) {
+	unsigned max_calls = c->client.max_calls && c->client.max_calls < s->opt.max_calls
+	                         ? c->client.max_calls
+	                         : s->opt.max_calls;
+	if (c->n_calls >= max_calls) {
 		send_status(c, f->call_id, PBRPC_RESOURCE_EXHAUSTED,
 		            "too many calls on this connection", NULL);
 		pbrpc_server_log(s, PBRPC_LOG_INFO, "%s call %llu: too many calls (limit %u)",
-		                 c->name, (unsigned long long)f->call_id, s->opt.max_calls);
+		                 c->name, (unsigned long long)f->call_id, max_calls);
 		return;
 	}
 	const pbrpc_method_desc *m = route->method;
+	if (s->opt.check_call) { /* the client's policy, before any handler sees the call */
+		pbrpc_error why = {0};
+		pbrpc_status st = s->opt.check_call(s->opt.auth_data, &c->client, m, &why);
+		if (st != PBRPC_OK) {
+			send_status(c, f->call_id, st, why.message, NULL);
+			pbrpc_server_log(s, PBRPC_LOG_INFO, "%s call %llu: %s refused: %s", c->name,
+			                 (unsigned long long)f->call_id, m->full_name, why.message);
+			return;
+		}
+	}
 	int has_msg = (f->flags & PBRPC_FLAG_HAS_MESSAGE) != 0;
 	int single_request = m->kind == PBRPC_UNARY || m->kind == PBRPC_SERVER_STREAMING;
 	if (single_request && !has_msg) {
@@ -400,6 +413,12 @@ const char *pbrpc_call_peer(const pbrpc_call *call)
 const char *pbrpc_call_conn_name(const pbrpc_call *call)
 {
 	return call->conn ? call->conn->name : "gone";
+}
+
+const pbrpc_peer *pbrpc_call_client(const pbrpc_call *call)
+{
+	static const pbrpc_peer gone = {.address = "gone", .name = "gone"};
+	return call->conn ? &call->conn->client : &gone;
 }
 
 int64_t pbrpc_call_remaining_ms(const pbrpc_call *call)

@@ -23,6 +23,7 @@
 #include "error.h"
 #include "frame.h"
 #include "handshake.h"
+#include "keyfile.h"
 #include "record.h"
 
 #define READ_CHUNK (64u << 10)
@@ -104,6 +105,9 @@ struct pbrpc_client {
 	pbrpc_buf in;   /* the reader's */
 	read_hint hint; /* the reader's */
 	char software[64];
+	int protocol;           /* PBRPC_PROTOCOL_V1 or _V2 */
+	uint8_t server_key[32]; /* protocol 2: the server's host key */
+	int server_key_added;   /* known_servers gained it (accept_new) */
 };
 
 static int64_t now_ns(void)
@@ -278,18 +282,88 @@ static int connect_one(const pbrpc_address *a, int64_t deadline, pbrpc_error *er
 	return fd;
 }
 
-static int run_handshake(pbrpc_client *c, const uint8_t key[PBRPC_KEY_BYTES], int64_t deadline,
-                         pbrpc_error *err)
+/* What the client checks the server's host key against (protocol 2). */
+typedef struct server_check {
+	const pbrpc_client_options *opts;
+	const char *address;
+	pbrpc_client *client;
+} server_check;
+
+static int verify_server(void *data, const uint8_t key[32], pbrpc_error *why)
+{
+	server_check *chk = data;
+	memcpy(chk->client->server_key, key, 32);
+	if (chk->opts->server_key) {
+		if (sodium_memcmp(chk->opts->server_key, key, 32) == 0)
+			return 0;
+		char fp[PBRPC_FINGERPRINT_SIZE];
+		pbrpc_key_fingerprint(key, fp);
+		pbrpc_error_set(why, PBRPC_UNAUTHENTICATED,
+		                "server key changed: %s presents %s, not the key we were given",
+		                chk->address, fp);
+		return -1;
+	}
+	return pbrpc_known_servers_check(chk->opts->known_servers, chk->address, key,
+	                                 chk->opts->accept_new, &chk->client->server_key_added,
+	                                 why) == PBRPC_OK
+	           ? 0
+	           : -1;
+}
+
+/* Protocol 2: the server's verdict on our key, its first sealed record:
+ * a Frame{call_id 0, STATUS}. */
+static int read_verdict(pbrpc_client *c, int64_t deadline, pbrpc_error *err)
+{
+	const char *why = NULL;
+	uint32_t body_len;
+	size_t plain_len;
+	pbrpc_frame f;
+	int r = read_record(c->fd, -1, 0, &c->in, c->max_record, deadline, NULL, &body_len, &why);
+	if (r <= 0) {
+		pbrpc_error_set(err, PBRPC_UNAVAILABLE, "handshake: %s",
+		                r == 0 ? "timed out waiting for the server" : why);
+		return -1;
+	}
+	uint8_t *rec = pbrpc_buf_head(&c->in);
+	if (pbrpc_channel_open(&c->ch, rec, body_len, &plain_len) != 0 ||
+	    pbrpc_frame_decode(rec + PBRPC_RECORD_HEADER, plain_len, &f) != 0 || f.call_id != 0 ||
+	    f.kind != PBRPC_FRAME_STATUS || f.status > PBRPC_STATUS_MAX) {
+		pbrpc_error_set(err, PBRPC_UNAVAILABLE,
+		                "handshake: the server's verdict on our key does not authenticate");
+		return -1;
+	}
+	int rc = 0;
+	if (f.status != PBRPC_OK) {
+		pbrpc_error_set(err, (pbrpc_status)f.status, "%.*s",
+		                (int)(f.message_len > 500 ? 500 : f.message_len), f.message);
+		if (err)
+			for (char *p = err->message; *p; p++)
+				if ((unsigned char)*p < 0x20 || *p == 0x7f)
+					*p = '?';
+		rc = -1;
+	}
+	pbrpc_buf_consume(&c->in, PBRPC_RECORD_HEADER + body_len);
+	return rc;
+}
+
+static int run_handshake(pbrpc_client *c, const uint8_t secret[32], pbrpc_credential_kind kind,
+                         server_check *chk, int64_t deadline, pbrpc_error *err)
 {
 	pbrpc_handshake *hs = malloc(sizeof *hs);
 	const char *why = NULL;
-	int rc = -1;
+	int rc = -1, done = 0;
 
 	if (!hs) {
 		pbrpc_error_set(err, PBRPC_RESOURCE_EXHAUSTED, "out of memory");
 		return -1;
 	}
-	pbrpc_handshake_init(hs, 0, key, c->max_record);
+	if (kind == PBRPC_CREDENTIAL_IDENTITY) {
+		pbrpc_handshake_init(hs, 0, NULL, c->max_record);
+		pbrpc_handshake_set_static(hs, secret);
+		pbrpc_handshake_set_verify(hs, verify_server, chk);
+	} else {
+		pbrpc_handshake_init(hs, 0, secret, c->max_record);
+	}
 	if (pbrpc_handshake_client_hello(hs, &c->out) != 0)
 		goto out;
 	for (;;) {
@@ -302,7 +376,7 @@ static int run_handshake(pbrpc_client *c, const uint8_t key[PBRPC_KEY_BYTES], in
 			}
 			pbrpc_buf_consume(&c->out, pbrpc_buf_len(&c->out));
 		}
-		if (hs->step == 2)
+		if (done)
 			break;
 		uint32_t body_len;
 		int r = read_record(c->fd, -1, 0, &c->in, PBRPC_HANDSHAKE_MAX_RECORD, deadline,
@@ -319,11 +393,13 @@ static int run_handshake(pbrpc_client *c, const uint8_t key[PBRPC_KEY_BYTES], in
 			pbrpc_error_set(err, hs->status, "%s", hs->error);
 			goto out;
 		}
+		done = step == PBRPC_HS_DONE;
 	}
 	pbrpc_handshake_channel(hs, &c->ch);
 	c->peer_max_record = hs->peer_max_record;
+	c->protocol = hs->version;
 	snprintf(c->software, sizeof c->software, "%s", hs->peer_software);
-	rc = 0;
+	rc = hs->version == PBRPC_PROTOCOL_V2 ? read_verdict(c, deadline, err) : 0;
 out:
 	pbrpc_handshake_wipe(hs);
 	free(hs);
@@ -335,11 +411,52 @@ void pbrpc_client_options_init(pbrpc_client_options *o)
 	memset(o, 0, sizeof *o);
 }
 
+/* The credential opts name, or the default one: $PBRPC_KEY, the user's
+ * identity, else the shared key of protocol 1. */
+static pbrpc_status load_credential(const pbrpc_client_options *opts, uint8_t secret[32],
+                                    pbrpc_credential_kind *kind, pbrpc_error *err)
+{
+	char path[4096];
+	const char *file = opts->key_file;
+	if (opts->identity) {
+		memcpy(secret, opts->identity, 32);
+		*kind = PBRPC_CREDENTIAL_IDENTITY;
+		return PBRPC_OK;
+	}
+	if (opts->key) {
+		memcpy(secret, opts->key, 32);
+		*kind = PBRPC_CREDENTIAL_SHARED_KEY;
+		return PBRPC_OK;
+	}
+	if (!file && getenv("PBRPC_KEY") && *getenv("PBRPC_KEY"))
+		file = getenv("PBRPC_KEY");
+	if (!file && pbrpc_config_path("id_x25519", path, sizeof path) && access(path, F_OK) == 0)
+		file = path;
+	if (!file && pbrpc_config_path("key", path, sizeof path) && access(path, F_OK) == 0)
+		file = path;
+	if (!file) {
+		if (!pbrpc_config_path("id_x25519", path, sizeof path))
+			return pbrpc_error_set(
+			    err, PBRPC_UNAUTHENTICATED,
+			    "no identity: set HOME or PBRPC_KEY, or pass a key file");
+		return pbrpc_error_set(
+		    err, PBRPC_UNAUTHENTICATED,
+		    "no identity: %s does not exist; make one with: rpcc keygen %s", path, path);
+	}
+	if (pbrpc_credential_load(file, secret, kind, err) != PBRPC_OK) {
+		if (err)
+			err->code = PBRPC_UNAUTHENTICATED;
+		return PBRPC_UNAUTHENTICATED;
+	}
+	return PBRPC_OK;
+}
+
 pbrpc_client *pbrpc_client_connect(const char *address, const pbrpc_client_options *opts,
                                    pbrpc_error *err)
 {
 	pbrpc_client_options defaults;
-	uint8_t key[PBRPC_KEY_BYTES];
+	uint8_t secret[32];
+	pbrpc_credential_kind kind;
 	pbrpc_address addrs[PBRPC_ADDRESS_MAX];
 
 	if (!opts) {
@@ -350,37 +467,24 @@ pbrpc_client *pbrpc_client_connect(const char *address, const pbrpc_client_optio
 		pbrpc_error_set(err, PBRPC_INTERNAL, "libsodium failed to initialise");
 		return NULL;
 	}
-	if (opts->key) {
-		memcpy(key, opts->key, sizeof key);
-	} else {
-		char path[4096];
-		const char *file = opts->key_file;
-		if (!file && !(file = pbrpc_key_default_path(path, sizeof path))) {
-			pbrpc_error_set(err, PBRPC_UNAUTHENTICATED,
-			                "no key file: set PBRPC_KEY or HOME, or pass a key file");
-			return NULL;
-		}
-		if (pbrpc_key_load(file, key, err) != PBRPC_OK) {
-			if (err)
-				err->code = PBRPC_UNAUTHENTICATED;
-			return NULL;
-		}
-	}
 	uint32_t max_record = opts->max_record ? opts->max_record : PBRPC_DEFAULT_MAX_RECORD;
 	if (max_record < PBRPC_MIN_MAX_RECORD || max_record > PBRPC_MAX_MAX_RECORD) {
 		pbrpc_error_set(err, PBRPC_INVALID_ARGUMENT, "max_record must be %u..%u bytes",
 		                PBRPC_MIN_MAX_RECORD, PBRPC_MAX_MAX_RECORD);
 		return NULL;
 	}
+	if (load_credential(opts, secret, &kind, err) != PBRPC_OK)
+		return NULL;
 	int n = pbrpc_address_resolve(address, addrs, err);
 	if (n == 0) {
-		sodium_memzero(key, sizeof key);
+		sodium_memzero(secret, sizeof secret);
 		return NULL;
 	}
 	int64_t deadline =
 	    deadline_after_ms(opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 10000);
 	pbrpc_client *c = calloc(1, sizeof *c);
 	if (!c) {
+		sodium_memzero(secret, sizeof secret);
 		pbrpc_error_set(err, PBRPC_RESOURCE_EXHAUSTED, "out of memory");
 		return NULL;
 	}
@@ -391,18 +495,37 @@ pbrpc_client *pbrpc_client_connect(const char *address, const pbrpc_client_optio
 		c->fd = connect_one(&addrs[i], deadline, err, address);
 	pbrpc_buf_init(&c->in, (size_t)max_record + PBRPC_RECORD_HEADER + READ_CHUNK);
 	pbrpc_buf_init(&c->out, (size_t)PBRPC_MAX_MAX_RECORD + 64);
-	if (c->fd < 0 || run_handshake(c, key, deadline, err) != 0) {
-		sodium_memzero(key, sizeof key);
+	server_check chk = {opts, address, c};
+	if (c->fd < 0 || run_handshake(c, secret, kind, &chk, deadline, err) != 0) {
+		sodium_memzero(secret, sizeof secret);
 		pbrpc_client_close(c);
 		return NULL;
 	}
-	sodium_memzero(key, sizeof key);
+	sodium_memzero(secret, sizeof secret);
 	c->owner = pthread_self();
 	c->locks_ready = 1;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->send_lock, NULL);
 	pthread_cond_init(&c->progress, NULL);
 	return c;
+}
+
+int pbrpc_client_protocol(const pbrpc_client *c)
+{
+	return c->protocol;
+}
+
+int pbrpc_client_server_key(const pbrpc_client *c, uint8_t key[32])
+{
+	if (c->protocol != PBRPC_PROTOCOL_V2)
+		return -1;
+	memcpy(key, c->server_key, 32);
+	return 0;
+}
+
+int pbrpc_client_server_key_added(const pbrpc_client *c)
+{
+	return c->server_key_added;
 }
 
 void pbrpc_client_close(pbrpc_client *c)

@@ -54,18 +54,20 @@ void pbrpc_conn_accept(pbrpc_server *s, uv_stream_t *listener)
 	s->n_conns++;
 	snprintf(c->name, sizeof c->name, "c%llu", (unsigned long long)++s->conn_serial);
 	snprintf(c->peer, sizeof c->peer, "unix");
+	c->client.address = c->peer;
 	if ((rc = uv_accept(listener, &c->h.stream)) != 0) {
 		pbrpc_server_log(s, PBRPC_LOG_WARN, "accept: %s", uv_strerror(rc));
 		pbrpc_conn_close(c, NULL);
 		return;
 	}
 	if (listener->type == UV_TCP) {
-		struct sockaddr_storage peer;
-		int len = sizeof peer;
+		int len = sizeof c->addr;
 		uv_tcp_nodelay(&c->h.tcp, 1);
-		if (uv_tcp_getpeername(&c->h.tcp, (struct sockaddr *)&peer, &len) == 0)
-			pbrpc_address_format((struct sockaddr *)&peer, (socklen_t)len, c->peer,
+		if (uv_tcp_getpeername(&c->h.tcp, (struct sockaddr *)&c->addr, &len) == 0) {
+			pbrpc_address_format((struct sockaddr *)&c->addr, (socklen_t)len, c->peer,
 			                     sizeof c->peer);
+			c->client.sockaddr = (struct sockaddr *)&c->addr;
+		}
 	}
 
 	if (s->n_conns > s->opt.max_connections || s->stopping) {
@@ -79,7 +81,10 @@ void pbrpc_conn_accept(pbrpc_server *s, uv_stream_t *listener)
 		pbrpc_conn_close(c, "out of memory");
 		return;
 	}
-	pbrpc_handshake_init(c->hs, 1, s->key, s->opt.max_record);
+	/* No key work yet: that waits for a well-formed hello. */
+	pbrpc_handshake_init(c->hs, 1, s->has_key ? s->key : NULL, s->opt.max_record);
+	if (s->has_host_key)
+		pbrpc_handshake_set_static(c->hs, s->host_key);
 	pbrpc_buf_init(&c->in, (size_t)s->opt.max_record + PBRPC_RECORD_HEADER + READ_CHUNK);
 	/* Room for the high-water mark plus the largest record a handler may add. */
 	pbrpc_buf_init(&c->out, s->opt.max_output + 2 * ((size_t)s->opt.max_record + 64));
@@ -115,6 +120,7 @@ static void conn_teardown(pbrpc_conn *c)
 		return;
 	c->torn_down = 1;
 	pbrpc_call_abort_all(c);
+	pbrpc_conn_release_client(c);
 	if (c->hs) {
 		pbrpc_handshake_wipe(c->hs);
 		free(c->hs);
@@ -343,6 +349,53 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	*buf = uv_buf_init((char *)pbrpc_buf_tail(&c->in), (unsigned)pbrpc_buf_room(&c->in));
 }
 
+void pbrpc_conn_release_client(pbrpc_conn *c)
+{
+	pbrpc_server *s = c->server;
+	if (c->authorized && s->opt.release)
+		s->opt.release(s->opt.auth_data, c->client.policy);
+	c->authorized = 0;
+	c->client.policy = NULL;
+}
+
+pbrpc_status pbrpc_conn_authorize(pbrpc_conn *c, pbrpc_error *why)
+{
+	pbrpc_server *s = c->server;
+	pbrpc_peer next = c->client;
+	next.policy = NULL;
+	next.max_calls = 0;
+	if (!next.has_key)
+		snprintf(next.name, sizeof next.name, "shared-key");
+	if (s->opt.authorize) {
+		pbrpc_status st = s->opt.authorize(s->opt.auth_data, &next, why);
+		if (st != PBRPC_OK)
+			return st;
+	}
+	pbrpc_conn_release_client(c);
+	c->client = next;
+	c->authorized = 1;
+	/* Every later line about this connection or its calls names the client. */
+	const char *serial = c->name;
+	char label[sizeof c->name];
+	size_t n = strcspn(serial, " ");
+	snprintf(label, sizeof label, "%.*s %s%s%s", (int)n, serial, c->client.name,
+	         c->client.has_key ? " " : "", c->client.fingerprint);
+	memcpy(c->name, label, sizeof c->name);
+	return PBRPC_OK;
+}
+
+/* Protocol 2: the server's verdict on the client's key is its first sealed
+ * record, a Frame{call_id 0, STATUS} (docs/protocol.md §3.5). */
+static void send_verdict(pbrpc_conn *c, pbrpc_status status, const char *message)
+{
+	pbrpc_frame f = {0};
+	f.kind = PBRPC_FRAME_STATUS;
+	f.status = (uint32_t)status;
+	f.message = message;
+	f.message_len = message ? strlen(message) : 0;
+	pbrpc_conn_send(c, &f, NULL);
+}
+
 static int handle_handshake_record(pbrpc_conn *c, uint8_t *rec, size_t len)
 {
 	pbrpc_server *s = c->server;
@@ -357,11 +410,33 @@ static int handle_handshake_record(pbrpc_conn *c, uint8_t *rec, size_t len)
 	}
 	pbrpc_handshake_channel(c->hs, &c->ch);
 	c->peer_max_record = c->hs->peer_max_record;
-	pbrpc_server_log(s, PBRPC_LOG_INFO, "%s %s authenticated (%s, %s)", c->name, c->peer,
-	                 pbrpc_suite_name(c->hs->suite), c->hs->peer_software);
+	int version = c->hs->version, suite = c->hs->suite;
+	char software[sizeof c->hs->peer_software];
+	memcpy(software, c->hs->peer_software, sizeof software);
+	if (version == PBRPC_PROTOCOL_V2) {
+		c->client.has_key = 1;
+		memcpy(c->client.key, c->hs->peer_static, 32);
+		pbrpc_key_fingerprint(c->client.key, c->client.fingerprint);
+	}
 	pbrpc_handshake_wipe(c->hs);
 	free(c->hs);
 	c->hs = NULL;
+
+	pbrpc_error why = {0};
+	pbrpc_status st = pbrpc_conn_authorize(c, &why);
+	if (st != PBRPC_OK) {
+		pbrpc_server_log(s, PBRPC_LOG_WARN, "%s %s refused %s%s%s: %s", c->name, c->peer,
+		                 c->client.has_key ? "key " : "the shared-key client",
+		                 c->client.fingerprint, "", why.message);
+		if (version == PBRPC_PROTOCOL_V2)
+			send_verdict(c, st, why.message);
+		pbrpc_conn_close_after_output(c, NULL);
+		return -1;
+	}
+	if (version == PBRPC_PROTOCOL_V2)
+		send_verdict(c, PBRPC_OK, NULL);
+	pbrpc_server_log(s, PBRPC_LOG_INFO, "%s %s authenticated (protocol %d, %s, %s)", c->name,
+	                 c->peer, version, pbrpc_suite_name(suite), software);
 	if (s->opt.idle_timeout_ms)
 		uv_timer_start(&c->timer, on_timer, s->opt.idle_timeout_ms, s->opt.idle_timeout_ms);
 	else

@@ -44,7 +44,9 @@ struct pbrpc_server {
 	uv_loop_t *loop;
 	uv_loop_t own_loop;
 	pbrpc_server_options opt;
-	uint8_t key[PBRPC_KEY_BYTES];
+	uint8_t key[PBRPC_KEY_BYTES]; /* protocol 1, if has_key */
+	int has_key, has_host_key;
+	uint8_t host_key[32]; /* protocol 2: the host key's secret */
 
 	pbrpc_listener **listeners;
 	size_t n_listeners;
@@ -72,8 +74,11 @@ struct pbrpc_conn {
 	pbrpc_conn *prev, *next;
 	pbrpc_uv_stream h;
 	uv_timer_t timer; /* handshake limit, then idle limit */
-	char name[24];
+	char name[160];   /* "c42", and the client once known: "c42 alice SHA256:..." */
 	char peer[72];
+	struct sockaddr_storage addr; /* the TCP peer (client.sockaddr points here) */
+	pbrpc_peer client;            /* once authenticated */
+	int authorized;               /* client.policy is set and must be released */
 
 	pbrpc_handshake *hs; /* until authenticated */
 	pbrpc_channel ch;
@@ -118,6 +123,11 @@ void pbrpc_conn_close(pbrpc_conn *c, const char *why);
 void pbrpc_conn_close_now(pbrpc_conn *c, const char *why);
 /* Stops reading and closes once everything queued has been written. */
 void pbrpc_conn_close_after_output(pbrpc_conn *c, const char *why);
+/* Runs the server's authorize on c's client: PBRPC_OK (c->client updated,
+ * the old policy released) or the refusal. */
+pbrpc_status pbrpc_conn_authorize(pbrpc_conn *c, pbrpc_error *why);
+/* Gives c's policy back to the server's release callback. */
+void pbrpc_conn_release_client(pbrpc_conn *c);
 /* Writes what is queued now, or at the end of the current read batch. */
 void pbrpc_conn_flush(pbrpc_conn *c);
 /* Recomputes whether the connection should be reading. */

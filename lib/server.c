@@ -91,7 +91,25 @@ pbrpc_server *pbrpc_server_new(const uint8_t key[PBRPC_KEY_BYTES], const pbrpc_s
 		s->opt.max_output = 1u << 20;
 	if (!s->opt.log)
 		s->opt.log = default_log;
-	memcpy(s->key, key, PBRPC_KEY_BYTES);
+	const char *bad =
+	    !key && !s->opt.host_key ? "neither a shared key nor a host key given"
+	    : s->opt.host_key && !s->opt.authorize
+	        ? "a host key needs an authorize callback (which client keys to accept)"
+	        : NULL;
+	if (bad) {
+		pbrpc_error_set(err, PBRPC_INVALID_ARGUMENT, "%s", bad);
+		free(s);
+		return NULL;
+	}
+	if (key) {
+		memcpy(s->key, key, PBRPC_KEY_BYTES);
+		s->has_key = 1;
+	}
+	if (s->opt.host_key) {
+		memcpy(s->host_key, s->opt.host_key, 32);
+		s->has_host_key = 1;
+		s->opt.host_key = NULL; /* the caller's memory; we keep our copy */
+	}
 
 	if (s->opt.loop) {
 		s->loop = s->opt.loop;
@@ -620,5 +638,28 @@ void pbrpc_server_free(pbrpc_server *s)
 	free(s->routes);
 	free(s->scratch);
 	sodium_memzero(s->key, sizeof s->key);
+	sodium_memzero(s->host_key, sizeof s->host_key);
 	free(s);
+}
+
+void pbrpc_server_reauthorize(pbrpc_server *s)
+{
+	pbrpc_conn *next;
+	for (pbrpc_conn *c = s->conns; c; c = next) {
+		next = c->next;
+		if (c->hs || c->closing || !c->authorized)
+			continue;
+		pbrpc_error why = {0};
+		if (pbrpc_conn_authorize(c, &why) != PBRPC_OK) {
+			char line[sizeof why.message + 16];
+			snprintf(line, sizeof line, "revoked: %s", why.message);
+			/* From the loop, outside any handler of c: tear down now. */
+			pbrpc_conn_close_now(c, line);
+		}
+	}
+}
+
+struct uv_loop_s *pbrpc_server_loop(pbrpc_server *s)
+{
+	return s->loop;
 }

@@ -25,9 +25,12 @@ typedef struct rpcc_command rpcc_command;
 /* The global options, resolved lazily by rpcc_connect(). */
 typedef struct rpcc_context {
 	const rpcc_command *command;
-	const char *server;   /* --server, or NULL */
-	const char *key_file; /* --key, or NULL */
-	int64_t timeout_ms;   /* --timeout; 0 = no deadline */
+	const char *server;          /* --server, or NULL */
+	const char *key_file;        /* --key, or NULL */
+	const char *server_key_file; /* --server-key: pin this host key (a .pub file) */
+	const char *known_servers;   /* --known-servers FILE, or NULL: the default */
+	int accept_new;              /* --accept-new: pin an unknown server's key */
+	int64_t timeout_ms;          /* --timeout; 0 = no deadline */
 } rpcc_context;
 
 struct rpcc_command {

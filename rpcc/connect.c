@@ -1,14 +1,16 @@
 /* connect.c - turns rpcc's global options into a connected pbrpc_client.
  *
- * rpcc loads the key itself, rather than leaving it to the library, so that
- * a missing or unsafe key file and a key the server refuses get different
- * messages, each naming the file. */
+ * rpcc finds the key file itself, rather than leaving it to the library, so
+ * that a missing key file, a server key that is unknown or changed, and a
+ * key the server refuses get different messages, each naming the file. */
 #include "connect.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <unistd.h>
 
 #include "report.h"
 
@@ -26,7 +28,9 @@ static const char *server_address(const rpcc_context *ctx)
 	return PBRPC_DEFAULT_ADDRESS;
 }
 
-/* Returns the key file's path (maybe in buf), or NULL if none can be found. */
+/* The credential file rpcc will use (maybe in buf): --key, $PBRPC_KEY, the
+ * default identity, else the default shared key (the library's order), or
+ * NULL if no home is known. */
 static const char *key_path(const rpcc_context *ctx, char *buf, size_t size)
 {
 	const char *env = getenv("PBRPC_KEY");
@@ -35,7 +39,11 @@ static const char *key_path(const rpcc_context *ctx, char *buf, size_t size)
 		return ctx->key_file;
 	if (env != NULL && env[0] != '\0')
 		return env;
-	return pbrpc_key_default_path(buf, size);
+	char legacy[4096];
+	if (pbrpc_config_path("id_x25519", buf, size) && access(buf, F_OK) != 0 &&
+	    pbrpc_config_path("key", legacy, sizeof legacy) && access(legacy, F_OK) == 0)
+		return pbrpc_config_path("key", buf, size);
+	return pbrpc_config_path("id_x25519", buf, size);
 }
 
 /* rpcc_report() with a formatted context; falls back to none if out of memory. */
@@ -67,42 +75,54 @@ pbrpc_client *rpcc_connect(const rpcc_context *ctx)
 	const char *address = server_address(ctx);
 	char default_path[4096];
 	const char *path = key_path(ctx, default_path, sizeof(default_path));
-	uint8_t key[PBRPC_KEY_BYTES];
+	uint8_t server_key[32];
 	pbrpc_client_options opts;
 	pbrpc_client *client;
 	pbrpc_error err = {0};
 
 	if (path == NULL) {
 		rpcc_reportf(command, PBRPC_FAILED_PRECONDITION,
-		             "no key file: give --key FILE or set PBRPC_KEY (or HOME)");
+		             "no identity: give --key FILE or set PBRPC_KEY (or HOME)");
 		return NULL;
 	}
-	if (pbrpc_key_load(path, key, &err) != PBRPC_OK) {
-		/* Name the file unless the library's message already does. */
-		if (strstr(err.message, path) != NULL)
-			rpcc_report(command, NULL, &err);
-		else
-			report_in(command, &err, "key %s", path);
-		if (err.code == PBRPC_NOT_FOUND)
-			fprintf(stderr,
-			        "rpcc: create one with 'rpcc keygen %s' "
-			        "(the server needs the same key)\n",
-			        path);
+	if (access(path, F_OK) != 0) {
+		rpcc_reportf(command, PBRPC_NOT_FOUND, "key %s: %s", path, strerror(errno));
+		fprintf(stderr,
+		        "rpcc: create one with 'rpcc keygen %s' and add %s.pub to the "
+		        "server's authorized_keys\n",
+		        path, path);
 		return NULL;
 	}
-
 	pbrpc_client_options_init(&opts);
-	opts.key = key;
+	opts.key_file = path;
+	opts.known_servers = ctx->known_servers;
+	opts.accept_new = ctx->accept_new;
+	if (ctx->server_key_file) {
+		if (pbrpc_public_key_load(ctx->server_key_file, server_key, &err) != PBRPC_OK) {
+			rpcc_report(command, NULL, &err);
+			return NULL;
+		}
+		opts.server_key = server_key;
+	}
 	/* --timeout bounds the whole command, so connecting too. */
 	if (ctx->timeout_ms > 0 && ctx->timeout_ms < LIBRARY_CONNECT_TIMEOUT_MS)
 		opts.connect_timeout_ms = (int)ctx->timeout_ms;
 	client = pbrpc_client_connect(address, &opts, &err);
-	explicit_bzero(key, sizeof(key));
-	if (client != NULL)
+	if (client != NULL) {
+		if (pbrpc_client_server_key_added(client) &&
+		    pbrpc_client_server_key(client, server_key) == 0) {
+			char fp[PBRPC_FINGERPRINT_SIZE];
+			pbrpc_key_fingerprint(server_key, fp);
+			fprintf(stderr, "rpcc: added %s (%s) to the known servers\n", address, fp);
+		}
 		return client;
+	}
 
-	/* Say "authentication failed" plainly: the usual cause is a wrong key. */
-	if (err.code == PBRPC_UNAUTHENTICATED) {
+	if (err.code == PBRPC_UNAUTHENTICATED &&
+	    (strstr(err.message, "server key changed") || strstr(err.message, "unknown server"))) {
+		rpcc_report(command, NULL, &err);
+	} else if (err.code == PBRPC_UNAUTHENTICATED || err.code == PBRPC_PERMISSION_DENIED) {
+		/* Say "authentication failed" plainly: the usual cause is a wrong key. */
 		if (strstr(err.message, "authentication failed") != NULL)
 			report_in(command, &err, "%s with key %s", address, path);
 		else

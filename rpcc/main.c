@@ -35,7 +35,8 @@ static const rpcc_command *find_command(const char *name)
 
 static void print_global_help(FILE *out)
 {
-	fputs("usage: rpcc [--server ADDR] [--key FILE] [--timeout SECONDS] COMMAND [ARGS...]\n"
+	fputs("usage: rpcc [--server ADDR] [--key FILE] [--server-key FILE] [--accept-new]\n"
+	      "            [--timeout SECONDS] COMMAND [ARGS...]\n"
 	      "       rpcc help COMMAND\n"
 	      "\n"
 	      "Calls a pbrpc server (rpcd) over an authenticated, encrypted connection.\n"
@@ -43,8 +44,13 @@ static void print_global_help(FILE *out)
 	      "Options (before COMMAND):\n"
 	      "  --server ADDR      server: host:port, [v6addr]:port or unix:/path\n"
 	      "                     (default: $PBRPC_SERVER, else " PBRPC_DEFAULT_ADDRESS ")\n"
-	      "  --key FILE         shared key file (default: $PBRPC_KEY,\n"
-	      "                     else ~/.config/pbrpc/key)\n"
+	      "  --key FILE         your identity (from 'rpcc keygen'), or a shared key file\n"
+	      "                     (default: $PBRPC_KEY, else ~/.config/pbrpc/id_x25519,\n"
+	      "                     else the shared key ~/.config/pbrpc/key)\n"
+	      "  --server-key FILE  trust only this server key (a .pub file or line)\n"
+	      "  --known-servers FILE  pinned server keys (default:\n"
+	      "                     ~/.config/pbrpc/known_servers)\n"
+	      "  --accept-new       pin the key of a server not yet known (never a changed one)\n"
 	      "  --timeout SECONDS  deadline for connecting and for each call (default: none)\n"
 	      "  -h, --help         show this help\n"
 	      "  -V, --version      show the version\n"
@@ -145,9 +151,15 @@ static int run_command(const rpcc_command *cmd, rpcc_context *ctx, int argc, cha
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
-	    {"server", required_argument, NULL, 'S'},  {"key", required_argument, NULL, 'K'},
-	    {"timeout", required_argument, NULL, 'T'}, {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
+	    {"server", required_argument, NULL, 'S'},
+	    {"key", required_argument, NULL, 'K'},
+	    {"timeout", required_argument, NULL, 'T'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"server-key", required_argument, NULL, 'P'},
+	    {"known-servers", required_argument, NULL, 'N'},
+	    {"accept-new", no_argument, NULL, 'A'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	rpcc_context ctx = {0};
 	const rpcc_command *cmd;
@@ -167,6 +179,17 @@ int main(int argc, char **argv)
 				return rpcc_usage_error(NULL, "--key needs a file name");
 			ctx.key_file = optarg;
 			break;
+		case 'P':
+			if (optarg[0] == '\0')
+				return rpcc_usage_error(NULL, "--server-key needs a file name");
+			ctx.server_key_file = optarg;
+			break;
+		case 'N':
+			if (optarg[0] == '\0')
+				return rpcc_usage_error(NULL, "--known-servers needs a file name");
+			ctx.known_servers = optarg;
+			break;
+		case 'A': ctx.accept_new = 1; break;
 		case 'T':
 			if (rpcc_parse_seconds(optarg, MAX_TIMEOUT_MS, &ctx.timeout_ms) != 0)
 				return rpcc_usage_error(NULL,

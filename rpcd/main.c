@@ -7,8 +7,13 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <uv.h>
+
+#include "client_policy.h"
 #include "file_service.h"
+#include "identities.h"
 #include "options.h"
 #include "paths.h"
 #include "pbrpc.h"
@@ -73,7 +78,77 @@ static int prepare_root(rpcd_options *o, char *buf, size_t size)
 	return 0;
 }
 
-static pbrpc_server *start_server(const rpcd_options *o, const uint8_t key[PBRPC_KEY_BYTES])
+/* The keys rpcd authenticates with: the shared key (protocol 1, opt-in)
+ * and the host key with the authorized keys (protocol 2). */
+typedef struct rpcd_keys {
+	int has_psk, has_host_key;
+	uint8_t psk[PBRPC_KEY_BYTES];
+	uint8_t host_key[32];
+	char host_key_path[PATH_MAX], authorized_path[PATH_MAX];
+	int psk_created, host_key_created;
+	char bootstrap_note[PATH_MAX * 2 + 128];
+} rpcd_keys;
+
+/* --key alone keeps the shared-key-only server of before; otherwise client
+ * keys are on, from the given or default files. */
+static int load_keys(rpcd_options *o, rpcd_keys *k)
+{
+	pbrpc_error err = {0};
+	memset(k, 0, sizeof *k);
+	if (o->key_file) {
+		if (load_or_create_key(o->key_file, k->psk, &k->psk_created) != 0)
+			return -1;
+		k->has_psk = 1;
+		if (!o->host_key && !o->authorized_keys)
+			return 0;
+	}
+	if (!o->host_key &&
+	    !pbrpc_config_path("host_key", k->host_key_path, sizeof k->host_key_path)) {
+		fputs("rpcd: no default host key: set HOME or use --host-key\n", stderr);
+		return -1;
+	}
+	if (o->host_key)
+		snprintf(k->host_key_path, sizeof k->host_key_path, "%s", o->host_key);
+	if (rpcd_host_key_load(k->host_key_path, k->host_key, &k->host_key_created) != 0)
+		return -1;
+	if (o->authorized_keys) {
+		snprintf(k->authorized_path, sizeof k->authorized_path, "%s", o->authorized_keys);
+	} else {
+		if (!pbrpc_config_path("authorized_keys", k->authorized_path,
+		                       sizeof k->authorized_path)) {
+			fputs(
+			    "rpcd: no default authorized keys: set HOME or use --authorized-keys\n",
+			    stderr);
+			return -1;
+		}
+		/* First start with no options: let this user's own rpcc in. */
+		if (access(k->authorized_path, F_OK) != 0 &&
+		    rpcd_authorized_keys_bootstrap(k->authorized_path, k->bootstrap_note,
+		                                   sizeof k->bootstrap_note) != 0)
+			return -1;
+	}
+	if (rpcd_policy_load(k->authorized_path, &err) != 0) {
+		fprintf(stderr, "rpcd: %s\n", err.message);
+		return -1;
+	}
+	k->has_host_key = 1;
+	return 0;
+}
+
+static void on_sighup(uv_signal_t *h, int signum)
+{
+	(void)signum;
+	pbrpc_server *s = h->data;
+	pbrpc_error err = {0};
+	long n = rpcd_policy_reload(s, &err);
+	if (n < 0)
+		pbrpc_server_log(s, PBRPC_LOG_ERROR,
+		                 "SIGHUP: keeping the authorized keys in force: %s", err.message);
+	else
+		pbrpc_server_log(s, PBRPC_LOG_INFO, "SIGHUP: %ld authorized keys in force", n);
+}
+
+static pbrpc_server *start_server(const rpcd_options *o, const rpcd_keys *keys)
 {
 	pbrpc_error err = {0};
 	pbrpc_server_options so;
@@ -85,8 +160,12 @@ static pbrpc_server *start_server(const rpcd_options *o, const uint8_t key[PBRPC
 	so.idle_timeout_ms = o->idle_timeout_ms;
 	so.handle_signals = 1;
 	so.log_level = o->log_level;
+	if (keys->has_host_key) {
+		so.host_key = keys->host_key;
+		rpcd_policy_attach(&so);
+	}
 
-	pbrpc_server *s = pbrpc_server_new(key, &so, &err);
+	pbrpc_server *s = pbrpc_server_new(keys->has_psk ? keys->psk : NULL, &so, &err);
 	if (!s) {
 		fprintf(stderr, "rpcd: %s\n", err.message);
 		return NULL;
@@ -139,32 +218,46 @@ int main(int argc, char **argv)
 		o.listen[0] = PBRPC_DEFAULT_ADDRESS; /* o.listen always has room for one */
 		o.n_listen = 1;
 	}
-	char key_path[PATH_MAX];
-	if (!o.key_file) {
-		o.key_file = pbrpc_key_default_path(key_path, sizeof(key_path));
-		if (!o.key_file) {
-			fputs("rpcd: no default key file: set HOME or PBRPC_KEY, or use --key\n",
-			      stderr);
-			goto fail;
-		}
-	}
 	char root[PATH_MAX];
 	if (prepare_root(&o, root, sizeof(root)) != 0)
 		goto fail;
 
-	uint8_t key[PBRPC_KEY_BYTES];
-	int key_created;
-	if (load_or_create_key(o.key_file, key, &key_created) != 0)
+	static rpcd_keys keys; /* big; and wiped before exit */
+	if (load_keys(&o, &keys) != 0) {
+		explicit_bzero(&keys, sizeof keys);
+		rpcd_policy_free();
 		goto fail;
-	pbrpc_server *s = start_server(&o, key);
+	}
+	pbrpc_server *s = start_server(&o, &keys);
 	if (!s) {
-		explicit_bzero(key, sizeof(key));
+		explicit_bzero(&keys, sizeof keys);
+		rpcd_policy_free();
 		goto fail;
 	}
 
-	if (key_created)
+	uv_signal_t hup;
+	if (keys.has_host_key) {
+		char fp[PBRPC_FINGERPRINT_SIZE];
+		uint8_t pub[32];
+		pbrpc_public_key_of(keys.host_key, pub);
+		pbrpc_key_fingerprint(pub, fp);
+		pbrpc_server_log(s, PBRPC_LOG_INFO, "%s host key %s: %s",
+		                 keys.host_key_created ? "created" : "using", keys.host_key_path,
+		                 fp);
+		if (keys.bootstrap_note[0])
+			pbrpc_server_log(s, PBRPC_LOG_INFO, "%s", keys.bootstrap_note);
+		pbrpc_server_log(s, PBRPC_LOG_INFO, "authorized keys: %s", keys.authorized_path);
+		uv_signal_init(pbrpc_server_loop(s), &hup);
+		hup.data = s;
+		uv_signal_start(&hup, on_sighup, SIGHUP);
+		uv_unref((uv_handle_t *)&hup); /* the server decides when the loop ends */
+	}
+	if (keys.psk_created)
 		pbrpc_server_log(s, PBRPC_LOG_INFO, "created key file %s", o.key_file);
-	pbrpc_server_log(s, PBRPC_LOG_DEBUG, "key file %s, file root %s", o.key_file, o.root);
+	if (keys.has_psk)
+		pbrpc_server_log(s, PBRPC_LOG_INFO, "shared key %s accepted (protocol 1)",
+		                 o.key_file);
+	pbrpc_server_log(s, PBRPC_LOG_DEBUG, "file root %s", o.root);
 	const char *address;
 	for (size_t i = 0; (address = pbrpc_server_address(s, i)) != NULL; i++)
 		pbrpc_server_log(s, PBRPC_LOG_INFO, "listening on %s", address);
@@ -172,9 +265,12 @@ int main(int argc, char **argv)
 	int rc = pbrpc_server_run(s);
 	if (rc != 0)
 		pbrpc_server_log(s, PBRPC_LOG_ERROR, "server stopped with an error (%d)", rc);
+	if (keys.has_host_key)
+		uv_close((uv_handle_t *)&hup, NULL); /* closed by the free's last loop turn */
 	pbrpc_server_free(s);
-	rpcd_exec_free(); /* after the server: its runs have all been reaped by now */
-	explicit_bzero(key, sizeof(key)); /* kept until now in case the server borrows it */
+	rpcd_exec_free();   /* after the server: its runs have all been reaped by now */
+	rpcd_policy_free(); /* after the server: its connections released their keys */
+	explicit_bzero(&keys, sizeof keys);
 	rpcd_options_free(&o);
 	return rc == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 fail:

@@ -19,6 +19,8 @@ enum {
 	OPT_EXEC_ALLOW,
 	OPT_MAX_EXEC,
 	OPT_PARTIAL_MAX_AGE,
+	OPT_HOST_KEY,
+	OPT_AUTHORIZED_KEYS,
 };
 
 /* A generous cap that still catches typos; the library bounds its own work. */
@@ -31,6 +33,8 @@ enum {
 static const struct option long_options[] = {
     {"listen", required_argument, NULL, 'l'},
     {"key", required_argument, NULL, 'k'},
+    {"host-key", required_argument, NULL, OPT_HOST_KEY},
+    {"authorized-keys", required_argument, NULL, OPT_AUTHORIZED_KEYS},
     {"root", required_argument, NULL, 'r'},
     {"max-record", required_argument, NULL, OPT_MAX_RECORD},
     {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
@@ -52,14 +56,23 @@ static void print_usage(FILE *out)
 {
 	fprintf(out,
 	        "Usage: rpcd [OPTION]...\n"
-	        "Serve pbrpc calls (echo, time, exec, file, reflection) to clients holding\n"
-	        "the shared key.\n"
+	        "Serve pbrpc calls (echo, time, exec, file, reflection) to the clients whose\n"
+	        "keys the authorized keys file lists, each under its own policy.\n"
 	        "\n"
 	        "  -l, --listen ADDR          listen on ADDR: host:port, [v6addr]:port or\n"
 	        "                             unix:/path; may be repeated (default %s)\n"
-	        "  -k, --key FILE             the shared key file (default $PBRPC_KEY, else\n"
-	        "                             $XDG_CONFIG_HOME/pbrpc/key or ~/.config/pbrpc/key);\n"
-	        "                             created with mode 0600 if it does not exist\n"
+	        "      --host-key FILE        the server's identity (default CONFIG/host_key;\n"
+	        "                             created, mode 0600, if missing; its fingerprint\n"
+	        "                             is logged at startup)\n"
+	        "      --authorized-keys FILE the clients accepted: \"[OPTIONS] x25519 BASE64\n"
+	        "                             NAME\" lines (default CONFIG/authorized_keys; the\n"
+	        "                             default is created on first start, authorizing\n"
+	        "                             your own identity CONFIG/id_x25519, made if\n"
+	        "                             missing). SIGHUP reads it again.\n"
+	        "  -k, --key FILE             also accept clients holding this shared key\n"
+	        "                             (protocol 1, for existing deployments; created\n"
+	        "                             if missing). Alone, it turns client keys off\n"
+	        "                             unless --host-key or --authorized-keys is given\n"
 	        "  -r, --root DIR             directory served by the file service (default\n"
 	        "                             $XDG_DATA_HOME/pbrpc/files or\n"
 	        "                             ~/.local/share/pbrpc/files, created if missing)\n"
@@ -89,7 +102,9 @@ static void print_usage(FILE *out)
 	        "  -h, --help                 show this help and exit\n"
 	        "  -V, --version              show the version and exit\n"
 	        "\n"
-	        "Logs go to stderr. SIGINT or SIGTERM stops rpcd after in-flight calls end.\n"
+	        "CONFIG is $XDG_CONFIG_HOME/pbrpc, else ~/.config/pbrpc.\n"
+	        "Logs go to stderr. SIGINT or SIGTERM stops rpcd after in-flight calls end;\n"
+	        "SIGHUP re-reads the authorized keys (a broken file keeps the old one).\n"
 	        "Exit status: 0 after a clean stop, 1 on a usage or startup error.\n",
 	        PBRPC_DEFAULT_ADDRESS, PBRPC_MIN_MAX_RECORD, PBRPC_MAX_MAX_RECORD,
 	        PBRPC_DEFAULT_MAX_RECORD, RPCD_MAX_MAX_CALLS, RPCD_MAX_TIMEOUT_MS,
@@ -158,6 +173,16 @@ rpcd_parse_result rpcd_options_parse(int argc, char **argv, rpcd_options *o)
 			if (optarg[0] == '\0')
 				return usage_error("--key needs a file name");
 			o->key_file = optarg;
+			break;
+		case OPT_HOST_KEY:
+			if (optarg[0] == '\0')
+				return usage_error("--host-key needs a file name");
+			o->host_key = optarg;
+			break;
+		case OPT_AUTHORIZED_KEYS:
+			if (optarg[0] == '\0')
+				return usage_error("--authorized-keys needs a file name");
+			o->authorized_keys = optarg;
 			break;
 		case 'r':
 			if (optarg[0] == '\0')

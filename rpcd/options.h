@@ -10,7 +10,9 @@
 typedef struct rpcd_options {
 	const char **listen;           /* --listen addresses, pointing into argv */
 	size_t n_listen;               /* 0: PBRPC_DEFAULT_ADDRESS */
-	const char *key_file;          /* NULL: pbrpc_key_default_path() */
+	const char *key_file;          /* --key: the shared key (protocol 1); NULL: off */
+	const char *host_key;          /* --host-key FILE; NULL: the default */
+	const char *authorized_keys;   /* --authorized-keys FILE; NULL: the default */
 	const char *root;              /* NULL: the default root (see rpcd_default_root) */
 	uint32_t max_record;           /* 0: the library default */
 	unsigned max_connections;      /* 0: the library default */

@@ -41,7 +41,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$RPCC" keygen "$KEY" >/dev/null
+# Two ways in: the shared key (protocol 1, which the byte-level C fault
+# programs speak) and a client identity in rpcd's authorized keys (protocol
+# 2, which the rpcc() below uses). Every rpcd started here accepts both.
+"$RPCC" keygen --shared "$KEY" >/dev/null
+ID=$T/id
+"$RPCC" keygen -C tester "$ID" >/dev/null
+HOST_KEY=$T/host_key
+AUTHORIZED=$T/authorized_keys
+printf '%s tester\n' "$(cut -d' ' -f1,2 "$ID.pub")" >"$AUTHORIZED"
 
 pass() { echo "PASS $1"; }
 fail() {
@@ -70,6 +78,7 @@ start_rpcd() {
 	mkdir -p "$T/root-$name"
 	: >"$log" # exists before rpcd starts, so the wait below never reads a missing file
 	"$RPCD" --listen 127.0.0.1:0 --listen "unix:$T/sock-$name" --key "$KEY" \
+		--host-key "$HOST_KEY" --authorized-keys "$AUTHORIZED" \
 		--root "$T/root-$name" "$@" 2>"$log" &
 	local pid=$!
 	RPCD_PIDS+=("$pid")
@@ -90,8 +99,9 @@ start_rpcd() {
 	printf -v "LOG_$name" '%s' "$log"
 }
 
-# rpcc ARGS...: the real client with the test key.
-rpcc() { "$RPCC" --key "$KEY" "$@"; }
+# rpcc ARGS...: the real client with the test identity, pinning the test
+# servers' host key.
+rpcc() { "$RPCC" --key "$ID" --server-key "$HOST_KEY.pub" "$@"; }
 
 # finish: exit status for the script.
 finish() { exit "$FAILED"; }

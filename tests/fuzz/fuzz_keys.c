@@ -27,6 +27,7 @@ void fuzz_fixed_ephemeral(pbrpc_handshake *hs, const uint8_t sk[32])
 {
 	memcpy(hs->sk, sk, 32);
 	crypto_scalarmult_base(hs->pk, hs->sk);
+	hs->have_ephemeral = 1;
 }
 
 size_t fuzz_auth_record(const uint8_t th[32], const uint8_t key[32], uint8_t rec[38])

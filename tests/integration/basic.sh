@@ -12,7 +12,7 @@ check "time shows offset" bash -c "'$RPCC' --key '$KEY' --server '$ADDR_a' time 
 check "list shows echo" bash -c "'$RPCC' --key '$KEY' --server '$ADDR_a' list | grep -q 'pbrpc.echo.Echo'"
 check "ping" bash -c "'$RPCC' --key '$KEY' --server '$ADDR_a' ping -c 200 | grep -q '200 calls'"
 
-"$RPCC" keygen "$T/other" >/dev/null
+"$RPCC" keygen --shared "$T/other" >/dev/null
 out=$("$RPCC" --key "$T/other" --server "$ADDR_a" echo hi 2>&1)
 rc=$?
 expect_eq "wrong key exits 255" 255 "$rc"

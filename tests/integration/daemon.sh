@@ -2,7 +2,9 @@
 # rpcd as a daemon: defaults with no options, key file rules, graceful stop.
 . "$(dirname "$0")/../lib.sh"
 
-# No options: loopback on the default port, a key created 0600 where rpcc finds it.
+# No options: loopback on the default port, a host key created 0600, and an
+# authorized keys file letting in this user's identity (made where rpcc finds
+# it), whose rpcc trusts its own rpcd's host key.
 home=$T/home
 mkdir -p "$home"
 if (exec 3<>/dev/tcp/127.0.0.1/7420) 2>/dev/null; then
@@ -12,11 +14,17 @@ else
 	pid=$!
 	for _ in $(seq 1 100); do grep -q "listening on" "$T/default.log" && break; sleep 0.05; done
 	check "default listens on 127.0.0.1:7420" grep -q "listening on 127.0.0.1:7420" "$T/default.log"
-	check "default key created and announced" grep -q "created key file $home/.config/pbrpc/key" "$T/default.log"
-	expect_eq "default key mode 0600" 600 "$(stat -c %a "$home/.config/pbrpc/key" 2>/dev/null)"
+	check "default host key created and its fingerprint logged" \
+		grep -q "created host key $home/.config/pbrpc/host_key: SHA256:" "$T/default.log"
+	expect_eq "default host key mode 0600" 600 "$(stat -c %a "$home/.config/pbrpc/host_key" 2>/dev/null)"
+	check "default identity authorized and announced" \
+		grep -q "created $home/.config/pbrpc/authorized_keys authorizing" "$T/default.log"
+	expect_eq "default identity mode 0600" 600 "$(stat -c %a "$home/.config/pbrpc/id_x25519" 2>/dev/null)"
+	check "no shared key made" test ! -e "$home/.config/pbrpc/key"
 	check "default root created" test -d "$home/.local/share/pbrpc/files"
 	expect_eq "rpcc with no options finds server and key" "hi" \
 		"$(HOME=$home XDG_CONFIG_HOME= PBRPC_KEY= PBRPC_SERVER= "$RPCC" echo hi 2>&1)"
+	check "nothing pinned for the local server" test ! -e "$home/.config/pbrpc/known_servers"
 	kill -TERM "$pid"
 	wait "$pid"
 	expect_eq "SIGTERM on an idle server exits 0" 0 "$?"

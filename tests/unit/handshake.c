@@ -275,7 +275,7 @@ static void test_version_mismatch(void **state)
 {
 	(void)state;
 	static const Pbrpc__Wire__Suite suites[] = {PBRPC__WIRE__SUITE__SUITE_CHACHA20_POLY1305};
-	uint32_t versions[] = {0, 2, 0xffffffffu};
+	uint32_t versions[] = {0, 3, 0xffffffffu};
 	for (size_t i = 0; i < 3; i++) {
 		uint8_t rec[256];
 		size_t n = make_hello(rec, versions[i], suites, 1, 32);
