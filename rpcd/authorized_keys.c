@@ -276,7 +276,12 @@ static int parse_line(char *line, rpcd_client_key *k, char *why, size_t why_size
 		p++;
 	/* OPTIONS come first unless the line starts with the key type. */
 	size_t first = strcspn(p, " \t");
-	if (!(first == strlen(PBRPC_KEY_TYPE) && strncmp(p, PBRPC_KEY_TYPE, first) == 0)) {
+	/* A first word without '=' or ',' that is no flag is a key type: say
+	 * "unknown key type" for "ssh-ed25519 AAAA...", not "unknown option". */
+	int flag = (first == 7 && strncmp(p, "no-exec", 7) == 0) ||
+	           (first == 9 && strncmp(p, "read-only", 9) == 0);
+	int looks_like_type = !flag && !memchr(p, '=', first) && !memchr(p, ',', first);
+	if (!looks_like_type) {
 		char *opts = p;
 		p += first;
 		if (*p)

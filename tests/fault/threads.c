@@ -1,6 +1,7 @@
 /* threads.c - one pbrpc_client shared by many threads against a real rpcd:
  * every reply must be the answer to its own call, never a neighbour's.
- *   fault_threads ADDRESS KEYFILE [THREADS [CALLS]]   (default 8 x 10000)
+ *   fault_threads ADDRESS KEYFILE [THREADS [CALLS [SERVER_KEY.pub]]]   (default 8 x 10000)
+ * An identity KEYFILE needs the server's key: SERVER_KEY.pub pins it.
  * Each call carries a payload unique to (thread, call); every 100th call is a
  * short Chat stream instead, so streams and unary calls interleave on the
  * connection. Prints PASS/FAIL lines; exits 1 on any failure. */
@@ -13,7 +14,7 @@
 #include "pbrpc.h"
 #include "pbrpc/echo.pbrpc.h"
 
-#define MAX_THREADS  64
+#define MAX_THREADS  128
 #define TIME_LIMIT_S 120.0 /* a hang or a crawl is a failure, not a slow pass */
 
 typedef struct worker {
@@ -114,7 +115,9 @@ static void *run_worker(void *arg)
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: fault_threads ADDRESS KEYFILE [THREADS [CALLS]]\n");
+		fprintf(
+		    stderr,
+		    "usage: fault_threads ADDRESS KEYFILE [THREADS [CALLS [SERVER_KEY.pub]]]\n");
 		return 2;
 	}
 	int threads = argc > 3 ? atoi(argv[3]) : 8;
@@ -127,6 +130,14 @@ int main(int argc, char **argv)
 	pbrpc_error err;
 	pbrpc_client_options_init(&copts);
 	copts.key_file = argv[2];
+	uint8_t server_key[32];
+	if (argc > 5) {
+		if (pbrpc_public_key_load(argv[5], server_key, &err) != PBRPC_OK) {
+			printf("FAIL server key: %s\n", err.message);
+			return 1;
+		}
+		copts.server_key = server_key;
+	}
 	pbrpc_client *client = pbrpc_client_connect(argv[1], &copts, &err);
 	if (!client) {
 		printf("FAIL connect to %s: %s (%s)\n", argv[1], err.message,
