@@ -328,6 +328,15 @@ typedef struct pbrpc_server_options {
 	unsigned idle_timeout_ms;      /* 0: never */
 	unsigned grace_ms;             /* on stop, wait this long for calls; 0: 5000 */
 	size_t max_output;             /* per-connection output high-water; 0: 1 MiB */
+	/* Before authentication (like sshd's MaxStartups, PerSourcePenalties):
+	 * handshakes open at once in all and from one address; and an address
+	 * with penalty_failures failed handshakes within penalty_window_ms is
+	 * refused for penalty_ms (UINT_MAX failures: never). */
+	unsigned max_unauthenticated;            /* 0: 256 */
+	unsigned max_unauthenticated_per_source; /* 0: 32 */
+	unsigned penalty_failures;               /* 0: 64 */
+	unsigned penalty_window_ms;              /* 0: 10000 */
+	unsigned penalty_ms;                     /* 0: 10000 */
 	int handle_signals;            /* pbrpc_server_run() stops on SIGINT/SIGTERM */
 	struct uv_loop_s *loop;        /* NULL: a loop of the server's own */
 	pbrpc_log_fn log;              /* NULL: lines to stderr */

@@ -71,8 +71,9 @@ void pbrpc_conn_accept(pbrpc_server *s, uv_stream_t *listener)
 	}
 
 	if (s->n_conns > s->opt.max_connections || s->stopping) {
-		pbrpc_server_log(s, PBRPC_LOG_WARN, "%s %s refused: %s", c->name, c->peer,
-		                 s->stopping ? "stopping" : "too many connections");
+		const char *why = s->stopping ? "stopping" : "too many connections";
+		pbrpc_server_log_limited(s, PBRPC_LOG_WARN, why, "%s %s refused: %s", c->name,
+		                         c->peer, why);
 		pbrpc_conn_close(c, NULL);
 		return;
 	}
@@ -89,6 +90,17 @@ void pbrpc_conn_accept(pbrpc_server *s, uv_stream_t *listener)
 	/* Room for the high-water mark plus the largest record a handler may add. */
 	pbrpc_buf_init(&c->out, s->opt.max_output + 2 * ((size_t)s->opt.max_record + 64));
 	pbrpc_buf_init(&c->sending, 0);
+	/* Per address and in all, before any byte is read or key made: a
+	 * refusal the client can read, then the connection closes. */
+	const char *why = pbrpc_sources_admit(s, c->client.sockaddr);
+	if (why) {
+		pbrpc_server_log_limited(s, PBRPC_LOG_WARN, why, "%s %s refused: %s", c->name,
+		                         c->peer, why);
+		pbrpc_handshake_refusal(&c->out, why);
+		pbrpc_conn_close_after_output(c, NULL);
+		return;
+	}
+	c->admitted = 1;
 	uv_timer_start(&c->timer, on_timer, s->opt.handshake_timeout_ms, 0);
 	pbrpc_server_log(s, PBRPC_LOG_DEBUG, "%s %s connected", c->name, c->peer);
 	pbrpc_conn_update_reading(c);
@@ -121,6 +133,10 @@ static void conn_teardown(pbrpc_conn *c)
 	c->torn_down = 1;
 	pbrpc_call_abort_all(c);
 	pbrpc_conn_release_client(c);
+	if (c->admitted) { /* gone before it authenticated: a failed handshake */
+		c->admitted = 0;
+		pbrpc_sources_done(s, c->client.sockaddr, 0);
+	}
 	if (c->hs) {
 		pbrpc_handshake_wipe(c->hs);
 		free(c->hs);
@@ -143,7 +159,10 @@ void pbrpc_conn_close(pbrpc_conn *c, const char *why)
 	if (c->closing)
 		return;
 	c->closing = 1;
-	if (why)
+	if (why && c->hs) /* before authentication: one line per attempt floods */
+		pbrpc_server_log_limited(c->server, PBRPC_LOG_INFO, why, "%s %s closed: %s",
+		                         c->name, c->peer, why);
+	else if (why)
 		pbrpc_server_log(c->server, PBRPC_LOG_INFO, "%s %s closed: %s", c->name, c->peer,
 		                 why);
 	if (c->reading) {
@@ -403,8 +422,9 @@ static int handle_handshake_record(pbrpc_conn *c, uint8_t *rec, size_t len)
 	if (rc == PBRPC_HS_CONTINUE)
 		return 0;
 	if (rc == PBRPC_HS_FAILED) {
-		pbrpc_server_log(s, PBRPC_LOG_WARN, "%s %s handshake failed: %s", c->name, c->peer,
-		                 c->hs->error);
+		pbrpc_server_log_limited(s, PBRPC_LOG_WARN, c->hs->error,
+		                         "%s %s handshake failed: %s", c->name, c->peer,
+		                         c->hs->error);
 		pbrpc_conn_close_after_output(c, NULL); /* a refusal, if any, goes out first */
 		return -1;
 	}
@@ -424,10 +444,13 @@ static int handle_handshake_record(pbrpc_conn *c, uint8_t *rec, size_t len)
 
 	pbrpc_error why = {0};
 	pbrpc_status st = pbrpc_conn_authorize(c, &why);
+	c->admitted = 0;
+	pbrpc_sources_done(s, c->client.sockaddr, st == PBRPC_OK);
 	if (st != PBRPC_OK) {
-		pbrpc_server_log(s, PBRPC_LOG_WARN, "%s %s refused %s%s%s: %s", c->name, c->peer,
-		                 c->client.has_key ? "key " : "the shared-key client",
-		                 c->client.fingerprint, "", why.message);
+		pbrpc_server_log_limited(s, PBRPC_LOG_WARN, why.message, "%s %s refused %s%s: %s",
+		                         c->name, c->peer,
+		                         c->client.has_key ? "key " : "the shared-key client",
+		                         c->client.fingerprint, why.message);
 		if (version == PBRPC_PROTOCOL_V2)
 			send_verdict(c, st, why.message);
 		pbrpc_conn_close_after_output(c, NULL);

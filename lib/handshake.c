@@ -22,6 +22,8 @@ static int fail(pbrpc_handshake *hs, pbrpc_status status, const char *msg)
 	return PBRPC_HS_FAILED;
 }
 
+static void ensure_ephemeral(pbrpc_handshake *hs);
+
 void pbrpc_handshake_init(pbrpc_handshake *hs, int is_server, const uint8_t psk[PBRPC_KEY_BYTES],
                           uint32_t max_record)
 {
@@ -33,6 +35,9 @@ void pbrpc_handshake_init(pbrpc_handshake *hs, int is_server, const uint8_t psk[
 		hs->have_psk = 1;
 	}
 	crypto_generichash_init(&hs->transcript, NULL, 0, 32);
+	/* A client's ephemeral key is made now; a server's waits for a hello. */
+	if (!is_server)
+		ensure_ephemeral(hs);
 }
 
 void pbrpc_handshake_set_static(pbrpc_handshake *hs, const uint8_t sk[32])

@@ -40,6 +40,27 @@ typedef struct pbrpc_listener {
 	char unix_path[108]; /* unlinked when the server stops */
 } pbrpc_listener;
 
+/* One client address's handshakes (sources.c). */
+typedef struct pbrpc_source {
+	uint8_t key[16];
+	uint8_t len; /* 4, 16, or 0: a free slot */
+	unsigned unauthenticated;
+	unsigned failures; /* since window_start */
+	unsigned refused;
+	uint64_t window_start, penalty_until, last_seen; /* loop time, ms */
+} pbrpc_source;
+#define PBRPC_SOURCES 4096
+
+/* A log line that floods (one per failed handshake) is kept to a few a
+ * second per format; the rest are counted and said with the next one. */
+typedef struct pbrpc_log_limit {
+	uint64_t key; /* the format and the reason */
+	uint64_t second;
+	unsigned lines, suppressed;
+} pbrpc_log_limit;
+#define PBRPC_LOG_LIMITS        8
+#define PBRPC_LOG_LINES_PER_SEC 10
+
 struct pbrpc_server {
 	uv_loop_t *loop;
 	uv_loop_t own_loop;
@@ -67,6 +88,10 @@ struct pbrpc_server {
 	uv_timer_t grace_timer;
 	uv_idle_t drain_idle; /* handles input held back while reading was paused */
 	int started, stopping, closed;
+
+	pbrpc_source *sources; /* PBRPC_SOURCES slots, made on first use */
+	size_t n_unauthenticated;
+	pbrpc_log_limit log_limits[PBRPC_LOG_LIMITS];
 };
 
 struct pbrpc_conn {
@@ -79,6 +104,7 @@ struct pbrpc_conn {
 	struct sockaddr_storage addr; /* the TCP peer (client.sockaddr points here) */
 	pbrpc_peer client;            /* once authenticated */
 	int authorized;               /* client.policy is set and must be released */
+	int admitted;                 /* counted as unauthenticated (sources.c) */
 
 	pbrpc_handshake *hs; /* until authenticated */
 	pbrpc_channel ch;
@@ -145,7 +171,16 @@ void pbrpc_call_abort_all(pbrpc_conn *c);
 /* Delivers WRITABLE to calls that waited for it. */
 void pbrpc_call_notify_writable(pbrpc_conn *c);
 
+/* sources.c: NULL if a new connection from sa (NULL: a Unix socket) may
+ * start a handshake (it is counted until pbrpc_sources_done), else why not. */
+const char *pbrpc_sources_admit(pbrpc_server *s, const struct sockaddr *sa);
+void pbrpc_sources_done(pbrpc_server *s, const struct sockaddr *sa, int authenticated);
+
 /* server.c */
+/* pbrpc_server_log, at most PBRPC_LOG_LINES_PER_SEC lines a second of one
+ * fmt with one reason (why, which the line should contain too). */
+void pbrpc_server_log_limited(pbrpc_server *s, int level, const char *why, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 const pbrpc_route *pbrpc_server_route(const pbrpc_server *s, const char *name, size_t len);
 void pbrpc_server_conn_gone(pbrpc_server *s);
 

@@ -53,6 +53,46 @@ void pbrpc_server_log(pbrpc_server *s, int level, const char *fmt, ...)
 	s->opt.log(s->opt.log_data, level, line);
 }
 
+void pbrpc_server_log_limited(pbrpc_server *s, int level, const char *why, const char *fmt, ...)
+{
+	if (level > s->opt.log_level)
+		return;
+	uint64_t key = (uint64_t)(uintptr_t)fmt * 1099511628211u;
+	for (const char *p = why ? why : ""; *p; p++)
+		key = (key ^ (unsigned char)*p) * 1099511628211u;
+	uint64_t second = uv_now(s->loop) / 1000;
+	pbrpc_log_limit *l = NULL, *oldest = &s->log_limits[0];
+	for (int i = 0; i < PBRPC_LOG_LIMITS && !l; i++) {
+		if (s->log_limits[i].key == key)
+			l = &s->log_limits[i];
+		else if (s->log_limits[i].second < oldest->second)
+			oldest = &s->log_limits[i];
+	}
+	if (!l) {
+		l = oldest;
+		if (l->suppressed)
+			pbrpc_server_log(s, level, "%u similar lines suppressed", l->suppressed);
+		*l = (pbrpc_log_limit){.key = key, .second = second};
+	}
+	if (l->second != second) {
+		if (l->suppressed)
+			pbrpc_server_log(s, level, "%u similar lines suppressed", l->suppressed);
+		l->second = second;
+		l->lines = l->suppressed = 0;
+	}
+	if (l->lines >= PBRPC_LOG_LINES_PER_SEC) {
+		l->suppressed++;
+		return;
+	}
+	l->lines++;
+	char line[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	s->opt.log(s->opt.log_data, level, line);
+}
+
 static void on_stop_async(uv_async_t *async);
 
 pbrpc_server *pbrpc_server_new(const uint8_t key[PBRPC_KEY_BYTES], const pbrpc_server_options *opts,
@@ -89,6 +129,16 @@ pbrpc_server *pbrpc_server_new(const uint8_t key[PBRPC_KEY_BYTES], const pbrpc_s
 		s->opt.grace_ms = 5000;
 	if (!s->opt.max_output)
 		s->opt.max_output = 1u << 20;
+	if (!s->opt.max_unauthenticated) /* by default the connection limit says it */
+		s->opt.max_unauthenticated = s->opt.max_connections;
+	if (!s->opt.max_unauthenticated_per_source)
+		s->opt.max_unauthenticated_per_source = 32;
+	if (!s->opt.penalty_failures)
+		s->opt.penalty_failures = 64;
+	if (!s->opt.penalty_window_ms)
+		s->opt.penalty_window_ms = 10000;
+	if (!s->opt.penalty_ms)
+		s->opt.penalty_ms = 10000;
 	if (!s->opt.log)
 		s->opt.log = default_log;
 	const char *bad =
@@ -339,8 +389,9 @@ static void refuse_connection(pbrpc_server *s, listener_entry *e, uv_stream_t *l
 			                     sizeof peer);
 	}
 	int linger = e->lingering < MAX_LINGERING_REFUSALS;
-	pbrpc_server_log(s, PBRPC_LOG_WARN, "c%llu %s refused: too many connections (limit %u)",
-	                 (unsigned long long)++s->conn_serial, peer, s->opt.max_connections);
+	pbrpc_server_log_limited(
+	    s, PBRPC_LOG_WARN, NULL, "c%llu %s refused: too many connections (limit %u)",
+	    (unsigned long long)++s->conn_serial, peer, s->opt.max_connections);
 
 	/* The record is small and the socket new: one try_write takes it all. */
 	pbrpc_buf out;
@@ -637,6 +688,7 @@ void pbrpc_server_free(pbrpc_server *s)
 	free(s->listeners);
 	free(s->routes);
 	free(s->scratch);
+	free(s->sources);
 	sodium_memzero(s->key, sizeof s->key);
 	sodium_memzero(s->host_key, sizeof s->host_key);
 	free(s);

@@ -160,6 +160,10 @@ static pbrpc_server *start_server(const rpcd_options *o, const rpcd_keys *keys)
 	so.idle_timeout_ms = o->idle_timeout_ms;
 	so.handle_signals = 1;
 	so.log_level = o->log_level;
+	so.max_unauthenticated_per_source = o->max_startups;
+	so.max_unauthenticated = o->max_startups_total;
+	so.penalty_failures = o->penalty_failures;
+	so.penalty_window_ms = so.penalty_ms = o->penalty_seconds * 1000u;
 	if (keys->has_host_key) {
 		so.host_key = keys->host_key;
 		rpcd_policy_attach(&so);

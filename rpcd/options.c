@@ -2,6 +2,7 @@
 #include "options.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -20,6 +21,8 @@ enum {
 	OPT_MAX_EXEC,
 	OPT_PARTIAL_MAX_AGE,
 	OPT_HOST_KEY,
+	OPT_MAX_STARTUPS,
+	OPT_PENALTY,
 	OPT_AUTHORIZED_KEYS,
 };
 
@@ -34,6 +37,8 @@ static const struct option long_options[] = {
     {"listen", required_argument, NULL, 'l'},
     {"key", required_argument, NULL, 'k'},
     {"host-key", required_argument, NULL, OPT_HOST_KEY},
+    {"max-startups", required_argument, NULL, OPT_MAX_STARTUPS},
+    {"penalty", required_argument, NULL, OPT_PENALTY},
     {"authorized-keys", required_argument, NULL, OPT_AUTHORIZED_KEYS},
     {"root", required_argument, NULL, 'r'},
     {"max-record", required_argument, NULL, OPT_MAX_RECORD},
@@ -81,6 +86,14 @@ static void print_usage(FILE *out)
 	        "      --max-connections N    most clients connected at once (default 1024)\n"
 	        "      --max-calls N          most calls open at once on one connection,\n"
 	        "                             1..%u (default 128)\n"
+	        "      --max-startups N[:TOTAL]\n"
+	        "                             handshakes in progress at once from one client\n"
+	        "                             address (default 32) and in all (default 256);\n"
+	        "                             more are refused before any key work\n"
+	        "      --penalty FAILURES:SECONDS\n"
+	        "                             an address with FAILURES failed handshakes within\n"
+	        "                             SECONDS is refused for SECONDS (default 64:10;\n"
+	        "                             0 turns penalties off)\n"
 	        "      --handshake-timeout MS close a connection that has not authenticated\n"
 	        "                             within MS milliseconds, 1..%u (default 10000)\n"
 	        "      --idle-timeout MS      close an authenticated connection with no call\n"
@@ -184,6 +197,51 @@ rpcd_parse_result rpcd_options_parse(int argc, char **argv, rpcd_options *o)
 				return usage_error("--authorized-keys needs a file name");
 			o->authorized_keys = optarg;
 			break;
+		case OPT_MAX_STARTUPS: {
+			char *colon = strchr(optarg, ':');
+			uint64_t total = 0;
+			if (colon)
+				*colon = '\0';
+			int bad = strspn(optarg, "0123456789") != strlen(optarg) ||
+			          parse_count(optarg, 65536, &value) != 0 || value == 0;
+			if (colon) {
+				bad =
+				    bad || strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+				    parse_count(colon + 1, RPCD_MAX_MAX_CONNECTIONS, &total) != 0 ||
+				    total < value;
+				*colon = ':';
+			}
+			if (bad) {
+				fprintf(stderr,
+				        "rpcd: --max-startups '%s': want N or N:TOTAL, 1 <= N <= "
+				        "TOTAL\n",
+				        optarg);
+				return RPCD_PARSE_ERROR;
+			}
+			o->max_startups = (unsigned)value;
+			o->max_startups_total = (unsigned)total;
+			break;
+		}
+		case OPT_PENALTY: {
+			unsigned long f = 0, secs = 0;
+			char tail;
+			if (strcmp(optarg, "0") == 0) {
+				o->penalty_failures = UINT_MAX;
+				break;
+			}
+			if (sscanf(optarg, "%lu:%lu%c", &f, &secs, &tail) != 2 || f == 0 ||
+			    f > 1000000 || secs == 0 || secs > 86400 ||
+			    strspn(optarg, "0123456789:") != strlen(optarg)) {
+				fprintf(stderr,
+				        "rpcd: --penalty '%s': want FAILURES:SECONDS (1..1000000, "
+				        "1..86400) or 0 (off)\n",
+				        optarg);
+				return RPCD_PARSE_ERROR;
+			}
+			o->penalty_failures = (unsigned)f;
+			o->penalty_seconds = (unsigned)secs;
+			break;
+		}
 		case 'r':
 			if (optarg[0] == '\0')
 				return usage_error("--root needs a directory");

@@ -24,6 +24,10 @@ typedef struct rpcd_options {
 	const char *exec_allow;        /* --exec-allow FILE: only the programs listed there */
 	unsigned max_exec;             /* --max-exec: programs running at once; 0: the default */
 	int64_t partial_max_age;       /* --partial-max-age: seconds an abandoned upload is kept */
+	unsigned max_startups;         /* --max-startups N[:TOTAL]: per address; 0: default */
+	unsigned max_startups_total;   /* ... in all; 0: the library default */
+	unsigned penalty_failures;     /* --penalty FAILURES:SECONDS; UINT_MAX: off */
+	unsigned penalty_seconds;
 } rpcd_options;
 
 #define RPCD_DEFAULT_MAX_EXEC 16

@@ -1139,7 +1139,7 @@ static int case_offer_older_version(void)
 static int case_offer_newer_version(void)
 {
 	static const int suites[] = {2, 1};
-	return refused_offer(2, suites, 2, "unsupported protocol version");
+	return refused_offer(3, suites, 2, "unsupported protocol version");
 }
 
 static int case_offer_unknown_suites_only(void)
@@ -1256,7 +1256,7 @@ static const hostile_case cases[] = {
     {"sealed record dropped", case_record_dropped},
     {"every bit of one sealed record flipped", case_every_bit_flipped},
     {"ClientHello offering version 0", case_offer_older_version},
-    {"ClientHello offering version 2", case_offer_newer_version},
+    {"ClientHello offering version 3", case_offer_newer_version},
     {"ClientHello offering only unknown suites", case_offer_unknown_suites_only},
     {"ClientHello offering no suite", case_offer_no_suite},
     {"MITM strips the AES-GCM offer", case_mitm_strips_aes_offer},
