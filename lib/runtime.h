@@ -57,6 +57,7 @@ typedef struct pbrpc_log_limit {
 	uint64_t key; /* the format and the reason */
 	uint64_t second;
 	unsigned lines, suppressed;
+	int level;
 } pbrpc_log_limit;
 #define PBRPC_LOG_LIMITS        8
 #define PBRPC_LOG_LINES_PER_SEC 10
@@ -92,6 +93,7 @@ struct pbrpc_server {
 	pbrpc_source *sources; /* PBRPC_SOURCES slots, made on first use */
 	size_t n_unauthenticated;
 	pbrpc_log_limit log_limits[PBRPC_LOG_LIMITS];
+	uv_timer_t log_timer; /* says what the limits held back */
 };
 
 struct pbrpc_conn {

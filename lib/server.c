@@ -53,6 +53,22 @@ void pbrpc_server_log(pbrpc_server *s, int level, const char *fmt, ...)
 	s->opt.log(s->opt.log_data, level, line);
 }
 
+/* Says how many lines each limit held back. */
+static void flush_log_limits(pbrpc_server *s)
+{
+	for (int i = 0; i < PBRPC_LOG_LIMITS; i++) {
+		pbrpc_log_limit *l = &s->log_limits[i];
+		if (l->suppressed)
+			pbrpc_server_log(s, l->level, "%u similar lines suppressed", l->suppressed);
+		l->suppressed = 0;
+	}
+}
+
+static void on_log_timer(uv_timer_t *t)
+{
+	flush_log_limits(t->data);
+}
+
 void pbrpc_server_log_limited(pbrpc_server *s, int level, const char *why, const char *fmt, ...)
 {
 	if (level > s->opt.log_level)
@@ -60,7 +76,7 @@ void pbrpc_server_log_limited(pbrpc_server *s, int level, const char *why, const
 	uint64_t key = (uint64_t)(uintptr_t)fmt * 1099511628211u;
 	for (const char *p = why ? why : ""; *p; p++)
 		key = (key ^ (unsigned char)*p) * 1099511628211u;
-	uint64_t second = uv_now(s->loop) / 1000;
+	uint64_t now = uv_now(s->loop), second = now / 1000;
 	pbrpc_log_limit *l = NULL, *oldest = &s->log_limits[0];
 	for (int i = 0; i < PBRPC_LOG_LIMITS && !l; i++) {
 		if (s->log_limits[i].key == key)
@@ -71,8 +87,8 @@ void pbrpc_server_log_limited(pbrpc_server *s, int level, const char *why, const
 	if (!l) {
 		l = oldest;
 		if (l->suppressed)
-			pbrpc_server_log(s, level, "%u similar lines suppressed", l->suppressed);
-		*l = (pbrpc_log_limit){.key = key, .second = second};
+			pbrpc_server_log(s, l->level, "%u similar lines suppressed", l->suppressed);
+		*l = (pbrpc_log_limit){.key = key, .second = second, .level = level};
 	}
 	if (l->second != second) {
 		if (l->suppressed)
@@ -81,7 +97,9 @@ void pbrpc_server_log_limited(pbrpc_server *s, int level, const char *why, const
 		l->lines = l->suppressed = 0;
 	}
 	if (l->lines >= PBRPC_LOG_LINES_PER_SEC) {
-		l->suppressed++;
+		/* The count is said when this second ends, even if no line follows. */
+		if (l->suppressed++ == 0 && !uv_is_closing((uv_handle_t *)&s->log_timer))
+			uv_timer_start(&s->log_timer, on_log_timer, 1000 - now % 1000, 0);
 		return;
 	}
 	l->lines++;
@@ -174,6 +192,9 @@ pbrpc_server *pbrpc_server_new(const uint8_t key[PBRPC_KEY_BYTES], const pbrpc_s
 	uv_timer_init(s->loop, &s->grace_timer);
 	s->grace_timer.data = s;
 	uv_unref((uv_handle_t *)&s->grace_timer);
+	uv_timer_init(s->loop, &s->log_timer);
+	s->log_timer.data = s;
+	uv_unref((uv_handle_t *)&s->log_timer);
 	uv_idle_init(s->loop, &s->drain_idle);
 	s->drain_idle.data = s;
 	if (!s->scratch || pbrpc_reflection_register(s, err) != PBRPC_OK) {
@@ -580,6 +601,7 @@ static void maybe_finish_stop(pbrpc_server *s)
 		return;
 	s->closed = 1;
 	close_if_open((uv_handle_t *)&s->grace_timer);
+	close_if_open((uv_handle_t *)&s->log_timer);
 	close_if_open((uv_handle_t *)&s->stop_async);
 	close_if_open((uv_handle_t *)&s->drain_idle);
 	if (s->opt.handle_signals && s->started) {
@@ -671,6 +693,7 @@ void pbrpc_server_free(pbrpc_server *s)
 	s->closed = 0;
 	maybe_finish_stop(s);
 	close_if_open((uv_handle_t *)&s->grace_timer);
+	close_if_open((uv_handle_t *)&s->log_timer);
 	close_if_open((uv_handle_t *)&s->stop_async);
 	close_if_open((uv_handle_t *)&s->drain_idle);
 	/* Let the close callbacks run so nothing refers to freed memory. On the

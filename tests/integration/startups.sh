@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Before authentication a connection costs rpcd little and is bounded: a cap
+# on handshakes open at once per address, a time out for an address whose
+# handshakes keep failing, and log lines that do not flood.
+. "$(dirname "$0")/../lib.sh"
+
+start_rpcd s --max-startups 4:64 --penalty 12:3 || exit 1
+port=${ADDR_s##*:}
+
+# Four idle sockets from 127.0.0.1 fill its handshake slots.
+fds=()
+for _ in 1 2 3 4; do
+	exec {fd}<>"/dev/tcp/127.0.0.1/$port" || break
+	fds+=("$fd")
+done
+expect_eq "four idle sockets open" 4 "${#fds[@]}"
+out=$(rpcc --server "$ADDR_s" echo hi 2>&1)
+rc=$?
+expect_eq "a fifth handshake from that address: exit 255" 255 "$rc"
+check "... told why" grep -q "too many unauthenticated connections from this address" <<<"$out"
+expect_eq "a client on the Unix socket is not held up" "hi" "$(rpcc --server "$SOCK_s" echo hi)"
+check "the refusal was logged" grep -q "refused: too many unauthenticated connections" "$LOG_s"
+for fd in "${fds[@]}"; do exec {fd}>&-; done
+ok=0
+for _ in $(seq 1 200); do
+	[ "$(rpcc --server "$ADDR_s" echo back 2>/dev/null)" = back ] && ok=1 && break
+	sleep 0.05
+done
+expect_eq "the slots free when the idle sockets go" 1 "$ok"
+
+# Handshakes that fail (connect, say nothing, leave) earn the address a time out.
+for _ in $(seq 1 12); do
+	exec {fd}<>"/dev/tcp/127.0.0.1/$port" && exec {fd}>&-
+done
+for _ in $(seq 1 200); do grep -q "failed handshakes within" "$LOG_s" && break; sleep 0.05; done
+check "the penalty is logged once, naming the address" grep -q "127.0.0.1: 12 failed handshakes within 3000 ms" "$LOG_s"
+out=$(rpcc --server "$ADDR_s" echo hi 2>&1)
+check "a penalized address is refused with a reason" grep -q "penalized for failed handshakes" <<<"$out"
+expect_eq "... while the Unix socket still serves" "hi" "$(rpcc --server "$SOCK_s" echo hi)"
+ok=0
+for _ in $(seq 1 400); do
+	[ "$(rpcc --server "$ADDR_s" echo back 2>/dev/null)" = back ] && ok=1 && break
+	sleep 0.05
+done
+expect_eq "the address is served again once its time out (3 s) is over" 1 "$ok"
+
+# A flood of failing handshakes does not flood the log. (--penalty 0: none.)
+start_rpcd f --penalty 0 || exit 1
+port=${ADDR_f##*:}
+t0=$(date +%s)
+for _ in $(seq 1 300); do
+	exec {fd}<>"/dev/tcp/127.0.0.1/$port" && exec {fd}>&-
+done
+elapsed=$(($(date +%s) - t0))
+# Every one of them is accounted for: logged, or counted as suppressed.
+for _ in $(seq 1 200); do
+	[ "$(grep -c "closed: disconnected during handshake" "$LOG_f")" -ge 1 ] && break
+	sleep 0.05
+done
+for _ in $(seq 1 100); do grep -q "similar lines suppressed" "$LOG_f" && break; sleep 0.05; done
+lines=$(grep -c "closed: disconnected during handshake" "$LOG_f")
+if [ "$elapsed" -ge 30 ]; then
+	pass "log lines limited (not measurable: 300 connections took ${elapsed} s here)"
+else
+	check "log lines limited: fewer than one per failed handshake ($lines for 300)" test "$lines" -lt 300
+	check "... and the rest counted" grep -q "similar lines suppressed" "$LOG_f"
+fi
+stop_rpcd_checked s "unauthenticated floods"
+finish
