@@ -5,6 +5,10 @@
  *   pbrpc_bench load      -a ADDR -k KEY [-c CONNS] [-f INFLIGHT] [-t THREADS]
  *                         [-d SECS] [-s BYTES] [-p RPCD_PID]
  *   pbrpc_bench handshake -a ADDR -k KEY [-n MAX] [-d SECS] [-t THREADS]
+ *   pbrpc_bench x25519    [-d SECS]        X25519 operations per second, one thread
+ *   pbrpc_bench flood     -a ADDR [-d SECS] an attacker with no crypto of its own:
+ *                         a replayed-style version 2 hello, the reply read, close
+ * (-K SERVER_KEY.pub pins the server's key for an identity -k KEY.)
  *   pbrpc_bench idle      -a ADDR -k KEY -p RPCD_PID [-n CONNS] [-d SECS]
  *   pbrpc_bench exec      -a ADDR -k KEY [-n COUNT] [-d SECS]
  *   pbrpc_bench cmd       [-n COUNT] [-d SECS] [-b BYTES] -- PROGRAM ARGS...
@@ -17,7 +21,10 @@
  * Like the raw floor, which answers each read's replies with one write, the
  * loop waits for a connection's oldest reply, takes every other reply that
  * is already there, starts as many new calls and writes them together. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -29,6 +36,7 @@
 #include <unistd.h>
 
 #include <pbrpc.h>
+#include <sodium.h>
 
 #include "bench_util.h"
 #include "pbrpc/echo.pbrpc.h"
@@ -310,6 +318,83 @@ static int mode_handshake(long max, double secs, int threads)
 	return failed;
 }
 
+/* ---- X25519 operations per second: what a handshake's key work costs ------- */
+
+static int mode_x25519(double secs)
+{
+	uint8_t sk[32], pk[32], out[32];
+	randombytes_buf(sk, sizeof sk);
+	crypto_scalarmult_base(pk, sk);
+	long n = 0;
+	double t0 = now_s(), t;
+	do {
+		for (int i = 0; i < 64; i++, n++) {
+			if (crypto_scalarmult(out, sk, pk) != 0)
+				return 1;
+			sk[0] ^= out[0]; /* each result feeds the next: nothing to hoist */
+		}
+	} while ((t = now_s()) - t0 < secs);
+	printf("ops %ld\nops_per_s %.0f\n", n, (double)n / (t - t0));
+	return 0;
+}
+
+/* ---- an unauthenticated flood: hellos that make the server do key work ---- */
+
+/* A plain TCP connection to "A.B.C.D:PORT", or -1. */
+static int dial_raw(const char *addr)
+{
+	char host[64];
+	const char *colon = strrchr(addr, ':');
+	if (!colon || (size_t)(colon - addr) >= sizeof host)
+		return -1;
+	memcpy(host, addr, (size_t)(colon - addr));
+	host[colon - addr] = '\0';
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+	                         .sin_port = htons((uint16_t)atoi(colon + 1))};
+	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+		return -1;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int mode_flood(double secs)
+{
+	/* Record 1 of version 2: ClientHello{version 2, noise = e || payload},
+	 * payload = {suites [2, 1]}; e is a fixed valid public key (no crypto
+	 * per attempt on this side). */
+	uint8_t rec[4 + 2 + 2 + 32 + 4], sk[32];
+	randombytes_buf(sk, sizeof sk);
+	size_t n = 0;
+	rec[4 + n++] = 0x08, rec[4 + n++] = 0x02;
+	rec[4 + n++] = 0x32, rec[4 + n++] = 32 + 4;
+	crypto_scalarmult_base(rec + 4 + n, sk);
+	n += 32;
+	rec[4 + n++] = 0x12, rec[4 + n++] = 0x02, rec[4 + n++] = 0x02, rec[4 + n++] = 0x01;
+	rec[0] = rec[1] = rec[2] = 0, rec[3] = (uint8_t)n;
+	long attempts = 0, answered = 0;
+	double t0 = now_s(), t;
+	while ((t = now_s()) - t0 < secs) {
+		int fd = dial_raw(g_addr);
+		if (fd < 0)
+			continue;
+		attempts++;
+		uint8_t reply[1100];
+		/* A ServerHello{version 2 (08 02), noise (3a ...)}: key work was done;
+		 * a refusal carries software and error instead. */
+		if (write(fd, rec, 4 + n) == (ssize_t)(4 + n) &&
+		    read(fd, reply, sizeof reply) > 7 && reply[6] == 0x3a)
+			answered++;
+		close(fd);
+	}
+	printf("attempts %ld\nattempts_per_s %.0f\nkey_work_per_s %.0f\n", attempts,
+	       (double)attempts / (t - t0), (double)answered / (t - t0));
+	return 0;
+}
+
 /* ---- memory per idle authenticated connection ------------------------------ */
 
 static int mode_idle(long count, double secs, pid_t server)
@@ -470,10 +555,17 @@ int main(int argc, char **argv)
 	pbrpc_client_options_init(&g_opts);
 	memset(g_payload, 'x', sizeof g_payload);
 	optind = 2;
-	while ((opt = getopt(argc, argv, "+a:k:n:s:c:f:t:d:p:b:")) != -1) {
+	static uint8_t server_key[32];
+	pbrpc_error kerr;
+	while ((opt = getopt(argc, argv, "+a:k:K:n:s:c:f:t:d:p:b:")) != -1) {
 		switch (opt) {
 		case 'a': g_addr = optarg; break;
 		case 'k': g_opts.key_file = optarg; break;
+		case 'K':
+			if (pbrpc_public_key_load(optarg, server_key, &kerr) != PBRPC_OK)
+				return fprintf(stderr, "pbrpc_bench: %s\n", kerr.message), 2;
+			g_opts.server_key = server_key;
+			break;
 		case 'n': count = strtol(optarg, NULL, 10); break;
 		case 's': g_size = strtol(optarg, NULL, 10); break;
 		case 'c': conns = atoi(optarg); break;
@@ -498,8 +590,12 @@ int main(int argc, char **argv)
 			return fprintf(stderr, "pbrpc_bench: cmd needs a program\n"), 2;
 		return mode_cmd(argv + optind, count, secs, bytes);
 	}
+	if (!strcmp(mode, "x25519"))
+		return mode_x25519(secs);
 	if (!g_addr)
 		return fprintf(stderr, "pbrpc_bench: -a ADDR is required\n"), 2;
+	if (!strcmp(mode, "flood"))
+		return mode_flood(secs);
 	if (!strcmp(mode, "latency"))
 		return mode_latency(count);
 	if (!strcmp(mode, "load"))
