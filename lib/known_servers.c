@@ -38,8 +38,14 @@ static pbrpc_status append_line(const char *file, const char *address, const uin
 	char dir[4096];
 	snprintf(dir, sizeof dir, "%s", file);
 	char *slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
+	if (slash && slash != dir) { /* mkdir -p of the file's directory, 0700 */
 		*slash = '\0';
+		for (char *p = dir + 1; *p; p++)
+			if (*p == '/') {
+				*p = '\0';
+				mkdir(dir, 0700);
+				*p = '/';
+			}
 		mkdir(dir, 0700);
 	}
 	pbrpc_public_key_format(key, pub, sizeof pub);

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# scripts/demo.sh BINDIR - the `make demo` tour: a fresh key in a temp dir,
-# rpcd on a free loopback port and a Unix socket, then every rpcc command,
-# each shown as it is typed. Exits 0 if every command behaved as expected.
+# scripts/demo.sh BINDIR - the `make demo` tour: in a temp dir, rpcd on a
+# free loopback port and a Unix socket with a host key and an authorized key,
+# then every rpcc command, each shown as it is typed; then a second client
+# authorized with a narrower policy, and revoked. Exits 0 if every command
+# behaved as expected.
 #
 # To add a command to the tour, add one `show` line below ("the tour").
 set -u
@@ -54,14 +56,16 @@ show() {
 	fi
 }
 
-echo "== a fresh key, and rpcd on a free port (temp dir $T)"
+echo "== your identity, and rpcd on a free port (temp dir $T)"
 mkdir -p "$T/root"
-printf '$ rpcc keygen %s\n' "$T/key"
-"$RPCC_BIN" keygen "$T/key" || exit 1
-printf '$ rpcd --listen 127.0.0.1:0 --listen unix:%s --key %s --root %s &\n' \
-	"$T/sock" "$T/key" "$T/root"
-"$RPCD" --listen 127.0.0.1:0 --listen "unix:$T/sock" --key "$T/key" --root "$T/root" \
-	</dev/null 2>"$T/rpcd.log" &
+printf '$ rpcc keygen %s\n' "$T/me"
+"$RPCC_BIN" keygen -C me "$T/me" || exit 1
+printf '$ echo "$(cat %s.pub)" > %s\n' "$T/me" "$T/authorized_keys"
+cat "$T/me.pub" >"$T/authorized_keys"
+printf '$ rpcd --listen 127.0.0.1:0 --listen unix:%s --host-key %s --authorized-keys %s --root %s &\n' \
+	"$T/sock" "$T/host_key" "$T/authorized_keys" "$T/root"
+"$RPCD" --listen 127.0.0.1:0 --listen "unix:$T/sock" --host-key "$T/host_key" \
+	--authorized-keys "$T/authorized_keys" --root "$T/root" </dev/null 2>"$T/rpcd.log" &
 RPCD_PID=$!
 port=
 for _ in $(seq 1 100); do
@@ -77,17 +81,24 @@ if [ -z "$port" ]; then
 fi
 sed 's/^/  | /' "$T/rpcd.log"
 
-# rpcc finds the server and the key through the environment, as a user's
-# shell would after `export`.
-export PBRPC_SERVER=127.0.0.1:$port PBRPC_KEY=$T/key
-printf '$ export PBRPC_SERVER=%s PBRPC_KEY=%s\n' "$PBRPC_SERVER" "$PBRPC_KEY"
-"$RPCC_BIN" keygen "$T/wrong.key" >/dev/null || exit 1
+# rpcc finds the server and the identity through the environment, as a
+# user's shell would after `export`; the first connection pins the server's
+# host key (like ssh's StrictHostKeyChecking=accept-new).
+# (XDG_CONFIG_HOME keeps the demo's known_servers in its temp dir.)
+export PBRPC_SERVER=127.0.0.1:$port PBRPC_KEY=$T/me XDG_CONFIG_HOME=$T/config
+printf '$ export PBRPC_SERVER=%s PBRPC_KEY=%s XDG_CONFIG_HOME=%s\n' "$PBRPC_SERVER" \
+	"$PBRPC_KEY" "$XDG_CONFIG_HOME"
+show -x 255 echo hello
+show --accept-new echo hello
+printf '$ cat %s\n' "$T/config/pbrpc/known_servers"
+cat "$T/config/pbrpc/known_servers"
+"$RPCC_BIN" keygen "$T/stranger" >/dev/null || exit 1
 
 echo
 echo "== the tour"
 show echo hello world
 show echo --upper hello world
-show --server "unix:$T/sock" echo over the unix socket
+show --accept-new --server "unix:$T/sock" echo over the unix socket
 show time
 show time --format '%Y-%m-%d %X'
 show ping -c 1000
@@ -106,7 +117,32 @@ show get -q remote.bin "$T/back.bin"
 printf '$ cmp %s %s && echo identical\n' "$T/local.bin" "$T/back.bin"
 cmp "$T/local.bin" "$T/back.bin" && echo identical || BAD=1
 show -x 1 get ../../etc/passwd "$T/nope"
-show -x 255 --key "$T/wrong.key" echo hello
+show -x 255 --key "$T/stranger" echo hello
+
+echo
+echo "== a second client with its own policy: read-only, no exec, its own root"
+mkdir -p "$T/shared"
+echo "for the laptop" >"$T/shared/readme.txt"
+printf '$ rpcc keygen %s\n' "$T/laptop"
+"$RPCC_BIN" keygen -C laptop "$T/laptop" | sed 's/^/  /'
+line="read-only,no-exec,root=$T/shared $(cut -d' ' -f1,2 "$T/laptop.pub") laptop"
+printf '$ echo %s >> %s; kill -HUP $(pidof rpcd)\n' "$(quote "$line")" "$T/authorized_keys"
+echo "$line" >>"$T/authorized_keys"
+kill -HUP "$RPCD_PID"
+for _ in $(seq 1 100); do grep -q "SIGHUP: 2 authorized keys" "$T/rpcd.log" && break; sleep 0.05; done
+show --key "$T/laptop" ls -l
+show --key "$T/laptop" get readme.txt -
+show -x 1 --key "$T/laptop" put "$T/local.bin" x.bin
+show -x 126 --key "$T/laptop" exec -- id
+
+echo
+echo "== revoking it: remove its line, SIGHUP"
+printf '$ sed -i /laptop$/d %s; kill -HUP $(pidof rpcd)\n' "$T/authorized_keys"
+sed -i '/laptop$/d' "$T/authorized_keys"
+kill -HUP "$RPCD_PID"
+for _ in $(seq 1 100); do grep -q "SIGHUP: 1 authorized keys" "$T/rpcd.log" && break; sleep 0.05; done
+show -x 255 --key "$T/laptop" echo hello
+show echo still here
 
 echo
 echo "== stopping rpcd (SIGTERM)"
@@ -115,7 +151,7 @@ wait "$RPCD_PID"
 rc=$?
 RPCD_PID=
 echo "rpcd exited $rc; the last lines of its log:"
-tail -n 6 "$T/rpcd.log" | sed 's/^/  | /'
+tail -n 8 "$T/rpcd.log" | sed 's/^/  | /'
 [ "$rc" -eq 0 ] || BAD=1
 
 if [ "$BAD" -ne 0 ]; then

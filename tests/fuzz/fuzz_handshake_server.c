@@ -7,7 +7,10 @@
  * client's correct proof (taken from the server's own key schedule), so the
  * fuzzer reaches a finished handshake from any hello it invents. The
  * server's ephemeral key and the PSK are the fixed ones of protocol.md 10.2,
- * so the committed seed (records 1 and 4 of that session) finishes too. */
+ * so the committed seed (records 1 and 4 of that session) finishes too.
+ * With flag 2 the server has the fixed host key of protocol.md 10.4 as well
+ * and its ephemeral key is that section's, so the seeds made of records 1
+ * and 3 of those version 2 sessions finish. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +22,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
-enum { FLAG_HONEST_PROOF = 1 };
+enum { FLAG_HONEST_PROOF = 1, FLAG_HOST_KEY = 2 };
 
 static void check(int ok)
 {
@@ -71,7 +74,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	pbrpc_handshake hs;
 	pbrpc_buf out;
 	pbrpc_handshake_init(&hs, 1, fuzz_psk, PBRPC_DEFAULT_MAX_RECORD);
-	fuzz_fixed_ephemeral(&hs, fuzz_server_sk);
+	if (flags & FLAG_HOST_KEY) {
+		uint8_t host[32], eph[32];
+		fuzz_fill(host, 0x60);
+		fuzz_fill(eph, 0x80);
+		pbrpc_handshake_set_static(&hs, host);
+		fuzz_fixed_ephemeral(&hs, eph);
+	} else {
+		fuzz_fixed_ephemeral(&hs, fuzz_server_sk);
+	}
 	pbrpc_buf_init(&out, 1 << 16);
 
 	int rc = PBRPC_HS_CONTINUE;
@@ -83,7 +94,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t len = PBRPC_RECORD_HEADER + body_len;
 		rc = feed(&hs, stream + used, len, &out);
 		used += len;
-		if (rc == PBRPC_HS_CONTINUE && (flags & FLAG_HONEST_PROOF)) {
+		if (rc == PBRPC_HS_CONTINUE && (flags & FLAG_HONEST_PROOF) &&
+		    hs.version == PBRPC_PROTOCOL_V1) {
 			uint8_t proof[38];
 			size_t plen = fuzz_auth_record(hs.th, hs.client_proof_key, proof);
 			rc = feed(&hs, proof, plen, &out);
@@ -105,6 +117,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		pbrpc_channel ch;
 		pbrpc_handshake_channel(&hs, &ch);
 		pbrpc_channel_wipe(&ch);
+		if (hs.version == PBRPC_PROTOCOL_V2) /* the client proved a real key */
+			check(!sodium_is_zero(hs.peer_static, 32));
 		/* Once done, no further record may be taken. */
 		uint8_t extra[5] = {0, 0, 0, 1, 0};
 		check(feed(&hs, extra, sizeof extra, &out) == PBRPC_HS_FAILED);

@@ -15,6 +15,11 @@ extern const uint8_t fuzz_server_sk[32];
 extern const uint8_t fuzz_key_c2s[32];
 extern const uint8_t fuzz_key_s2c[32];
 
+/* The fixed static and ephemeral secrets of protocol.md 10.4 (version 2):
+ * 32 bytes counting up from 0x20 (client static), 0x40 (client ephemeral),
+ * 0x60 (server static), 0x80 (server ephemeral). */
+void fuzz_fill(uint8_t k[32], uint8_t start);
+
 /* Replaces the random ephemeral key pair pbrpc_handshake_init() made. */
 void fuzz_fixed_ephemeral(pbrpc_handshake *hs, const uint8_t sk[32]);
 
