@@ -278,10 +278,13 @@ static int parse_line(char *line, rpcd_client_key *k, char *why, size_t why_size
 	size_t first = strcspn(p, " \t");
 	/* A first word without '=' or ',' that is no flag is a key type: say
 	 * "unknown key type" for "ssh-ed25519 AAAA...", not "unknown option". */
-	int flag = (first == 7 && strncmp(p, "no-exec", 7) == 0) ||
-	           (first == 9 && strncmp(p, "read-only", 9) == 0);
-	int looks_like_type = !flag && !memchr(p, '=', first) && !memchr(p, ',', first);
-	if (!looks_like_type) {
+	const char *second = p + first + strspn(p + first, " \t");
+	size_t second_len = strcspn(second, " \t");
+	int then_type = second_len == strlen(PBRPC_KEY_TYPE) &&
+	                strncmp(second, PBRPC_KEY_TYPE, second_len) == 0;
+	int looks_like_type = !then_type && !memchr(p, '=', first) && !memchr(p, ',', first);
+	int is_type = first == strlen(PBRPC_KEY_TYPE) && strncmp(p, PBRPC_KEY_TYPE, first) == 0;
+	if (!is_type && !looks_like_type) {
 		char *opts = p;
 		p += first;
 		if (*p)
