@@ -6,7 +6,8 @@
 set -eu
 
 packages="gcc make pkg-config protobuf-c-compiler libprotobuf-c-dev protobuf-compiler valgrind \
-libprotoc-dev libsodium-dev libuv1-dev libcmocka-dev procps time binutils"
+libprotoc-dev libsodium-dev libuv1-dev libcmocka-dev procps time binutils \
+python3 python3-cryptography"
 packages="$packages $*"
 
 missing=""
