@@ -406,6 +406,10 @@ const char *pbrpc_call_conn_name(const pbrpc_call *call);
 const pbrpc_peer *pbrpc_call_client(const pbrpc_call *call);
 /* Milliseconds left before the client's deadline, or -1 if it set none. */
 int64_t pbrpc_call_remaining_ms(const pbrpc_call *call);
+/* The largest record body the client accepts (its handshake's max_record,
+ * at least PBRPC_MIN_MAX_RECORD). A message sent to it must pack, in its
+ * frame and seal, within this: split data to fit (docs/protocol.md §8). */
+uint32_t pbrpc_call_peer_max_record(const pbrpc_call *call);
 /* Memory that lives until the call ends (for filling a unary reply). */
 void *pbrpc_call_alloc(pbrpc_call *call, size_t size);
 /* Sets the status message sent with a non-OK return from a unary handler. */

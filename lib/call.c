@@ -429,6 +429,12 @@ int64_t pbrpc_call_remaining_ms(const pbrpc_call *call)
 	return now >= call->deadline_at ? 0 : (int64_t)(call->deadline_at - now);
 }
 
+uint32_t pbrpc_call_peer_max_record(const pbrpc_call *call)
+{
+	/* After the connection is gone sends fail anyway; any valid size will do. */
+	return call->conn ? call->conn->peer_max_record : PBRPC_MIN_MAX_RECORD;
+}
+
 void *pbrpc_call_alloc(pbrpc_call *call, size_t size)
 {
 	if (size > SIZE_MAX - sizeof(arena_block))

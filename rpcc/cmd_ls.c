@@ -1,6 +1,9 @@
 /* cmd_ls.c - 'rpcc ls [-l] [REMOTE_DIR]' (File.List) and 'rpcc stat REMOTE'
- * (File.Stat): what is under the server's file root. */
+ * (File.Stat): what is under the server's file root. A directory comes in
+ * pages; ls asks for the next one (after = the reply's next) until the
+ * listing is complete. */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -56,6 +59,28 @@ static void format_time(int64_t seconds, char *out, size_t size)
 		snprintf(out, size, "%lld", (long long)seconds);
 }
 
+static void print_entry(const Pbrpc__File__Entry *e, int long_format)
+{
+	if (long_format) {
+		char mode[11], when[32];
+		mode_string(e, mode);
+		format_time(e->mtime_seconds, when, sizeof when);
+		printf("%s %12llu %s ", mode, (unsigned long long)e->size, when);
+	}
+	put_name(&e->name);
+	if (long_format && e->type == PBRPC__FILE__ENTRY_TYPE__DIRECTORY)
+		putchar('/');
+	putchar('\n');
+}
+
+/* 1 if the cursor next moves past after (byte order), so paging ends. */
+static int moves_on(const ProtobufCBinaryData *next, const uint8_t *after, size_t after_len)
+{
+	size_t n = next->len < after_len ? next->len : after_len;
+	int c = n ? memcmp(next->data, after, n) : 0;
+	return c > 0 || (c == 0 && next->len > after_len);
+}
+
 static int run_ls(const rpcc_context *ctx, int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -65,10 +90,10 @@ static int run_ls(const rpcc_context *ctx, int argc, char **argv)
 	};
 	const char *name = ctx->command->name;
 	Pbrpc__File__ListRequest request = PBRPC__FILE__LIST_REQUEST__INIT;
-	Pbrpc__File__ListReply *reply = NULL;
 	pbrpc_call_options call_opts = rpcc_call_options(ctx);
 	pbrpc_error err = {0};
 	int long_format = 0, opt;
+	uint8_t after[NAME_MAX + 1];
 
 	while ((opt = getopt_long(argc, argv, "lh", options, NULL)) != -1) {
 		switch (opt) {
@@ -86,29 +111,34 @@ static int run_ls(const rpcc_context *ctx, int argc, char **argv)
 	pbrpc_client *client = rpcc_connect(ctx);
 	if (!client)
 		return RPCC_EXIT_CONNECT;
-	pbrpc_status st = pbrpc_file_file_list(client, &request, &reply, &call_opts, &err);
-	pbrpc_client_close(client);
-	if (st != PBRPC_OK) {
-		rpcc_report(name, NULL, &err);
-		return st == PBRPC_UNAVAILABLE ? RPCC_EXIT_CONNECT : RPCC_EXIT_FAILED;
-	}
-	for (size_t i = 0; i < reply->n_entries; i++) {
-		const Pbrpc__File__Entry *e = reply->entries[i];
-		if (long_format) {
-			char mode[11], when[32];
-			mode_string(e, mode);
-			format_time(e->mtime_seconds, when, sizeof when);
-			printf("%s %12llu %s ", mode, (unsigned long long)e->size, when);
+	int status = RPCC_EXIT_OK, more = 1;
+	while (more) {
+		Pbrpc__File__ListReply *reply = NULL;
+		pbrpc_status st = pbrpc_file_file_list(client, &request, &reply, &call_opts, &err);
+		if (st != PBRPC_OK) {
+			rpcc_report(name, NULL, &err);
+			status = st == PBRPC_UNAVAILABLE ? RPCC_EXIT_CONNECT : RPCC_EXIT_FAILED;
+			break;
 		}
-		put_name(&e->name);
-		if (long_format && e->type == PBRPC__FILE__ENTRY_TYPE__DIRECTORY)
-			putchar('/');
-		putchar('\n');
+		for (size_t i = 0; i < reply->n_entries; i++)
+			print_entry(reply->entries[i], long_format);
+		more = reply->truncated;
+		if (more && (reply->next.len == 0 || reply->next.len > NAME_MAX ||
+		             !moves_on(&reply->next, request.after.data, request.after.len))) {
+			/* A server without a cursor (or a broken one): say what is missing. */
+			fprintf(stderr, "rpcc: %s: the listing was cut short (too many entries)\n",
+			        name);
+			status = RPCC_EXIT_FAILED;
+			more = 0;
+		} else if (more) {
+			memcpy(after, reply->next.data, reply->next.len);
+			request.after.data = after;
+			request.after.len = reply->next.len;
+		}
+		pbrpc_message_free(&reply->base);
 	}
-	if (reply->truncated)
-		fprintf(stderr, "rpcc: %s: the listing was cut short (too many entries)\n", name);
-	pbrpc_message_free(&reply->base);
-	return RPCC_EXIT_OK;
+	pbrpc_client_close(client);
+	return status;
 }
 
 static int run_stat(const rpcc_context *ctx, int argc, char **argv)
@@ -152,8 +182,9 @@ const rpcc_command rpcc_cmd_ls = {
     .name = "ls",
     .args = "[-l] [REMOTE_DIR]",
     .summary = "List a directory under the server's file root",
-    .details = "REMOTE_DIR defaults to the root itself. -l adds type and mode, size and\n"
-               "modification time, like ls -l.",
+    .details = "REMOTE_DIR defaults to the root itself, and is listed in full (in pages\n"
+               "of the server's size), sorted by name in byte order. -l adds type and\n"
+               "mode, size and modification time, like ls -l.",
     .options = "  -l, --long         mode, size and mtime too\n",
     .run = run_ls,
 };

@@ -1,4 +1,5 @@
-/* file_get.c - File.Get: a file streamed to the client in 1 MiB chunks.
+/* file_get.c - File.Get: a file streamed to the client in 1 MiB chunks
+ * (each sent as smaller messages to a client whose record limit is smaller).
  *
  * Three chunk buffers go round a ring in file order: one thread-pool job
  * reads the next chunk while another hashes the one before it (hashing is
@@ -31,6 +32,10 @@
  * the usual 512 B and 4 KiB logical blocks). */
 #define DIRECT_ALIGN 4096u
 #define GET_SLOTS    3
+/* What a data message costs beyond its bytes once framed and sealed: the
+ * AEAD tag (16), the Frame's call id (11), kind (2), flags (2) and payload
+ * header (6), the GetReply's data header (6); 43, rounded up. */
+#define GET_MESSAGE_OVERHEAD 64u
 
 /* A chunk buffer's way round: read, then hashed, then sent. */
 enum slot_state { SLOT_FREE, SLOT_READING, SLOT_READ, SLOT_HASHING, SLOT_HASHED };
@@ -38,6 +43,7 @@ enum slot_state { SLOT_FREE, SLOT_READING, SLOT_READ, SLOT_HASHING, SLOT_HASHED 
 typedef struct get_slot {
 	uint8_t *data; /* FILE_CHUNK bytes, DIRECT_ALIGN aligned */
 	size_t len;
+	size_t sent; /* of len, while it is being sent in pieces */
 	enum slot_state state;
 } get_slot;
 
@@ -53,6 +59,7 @@ typedef struct get_transfer {
 
 	char path[PATH_MAX];
 	uint64_t offset; /* the first byte the client wants */
+	size_t piece;    /* the most data one message carries: fits the client's records */
 	int fd;
 	struct stat st;
 	uint64_t size;                 /* the size at open: exactly this much is sent and hashed */
@@ -360,13 +367,19 @@ static void pump(get_transfer *t)
 		       pbrpc_call_writable(t->call)) {
 			Pbrpc__File__GetReply reply = PBRPC__FILE__GET_REPLY__INIT;
 			get_slot *slot = &t->slot[t->first];
+			size_t n =
+			    slot->len - slot->sent < t->piece ? slot->len - slot->sent : t->piece;
 			reply.part_case = PBRPC__FILE__GET_REPLY__PART_DATA;
-			reply.data.data = slot->data;
-			reply.data.len = slot->len;
+			reply.data.data = slot->data + slot->sent;
+			reply.data.len = n;
 			pbrpc_status st = pbrpc_call_send(t->call, &reply.base);
-			slot->state = SLOT_FREE; /* sending copied it */
-			t->first = (t->first + 1) % GET_SLOTS;
-			t->used--;
+			slot->sent += n; /* sending copied it */
+			if (slot->sent == slot->len) {
+				slot->state = SLOT_FREE;
+				slot->sent = 0;
+				t->first = (t->first + 1) % GET_SLOTS;
+				t->used--;
+			}
 			if (st != PBRPC_OK)
 				finish(t, st, "cannot send");
 		}
@@ -424,6 +437,11 @@ static void get_start(pbrpc_call *call, const Pbrpc__File__GetRequest *req)
 		return;
 	}
 	t->offset = req->offset;
+	/* A client may accept records smaller than a chunk (down to
+	 * PBRPC_MIN_MAX_RECORD): it gets each chunk in pieces that fit. */
+	uint32_t peer = pbrpc_call_peer_max_record(call);
+	t->piece =
+	    peer - GET_MESSAGE_OVERHEAD < FILE_CHUNK ? peer - GET_MESSAGE_OVERHEAD : FILE_CHUNK;
 	pbrpc_call_set_data(call, t);
 	start_job(t, 0); /* the open */
 	release_if_idle(t);

@@ -59,6 +59,11 @@ int file_io_hash_prefix(int fd, uint64_t n, crypto_generichash_state *st, uint8_
 	return 0;
 }
 
+int file_io_part_trusted(const struct stat *st)
+{
+	return S_ISREG(st->st_mode) && st->st_nlink == 1 && st->st_uid == geteuid();
+}
+
 struct timespec file_io_age_cutoff(time_t max_age)
 {
 	/* The clock the kernel stamps files with: a file changed after this call

@@ -25,6 +25,12 @@ int file_io_pwrite(int fd, const uint8_t *buf, size_t n, uint64_t off);
 int file_io_hash_prefix(int fd, uint64_t n, crypto_generichash_state *st, uint8_t *buf,
                         size_t size);
 
+/* 1 if st may be an upload's part file rpcd made: a regular file with
+ * exactly one link, owned by rpcd's effective user. Anything else found
+ * under a part file's name was planted (a hard link to a file elsewhere, a
+ * FIFO...) and must never be written through. */
+int file_io_part_trusted(const struct stat *st);
+
 /* Removes the uploads' temporary files in dir_fd whose last change (ctime)
  * is before *cutoff (CLOCK_REALTIME). Returns how many it removed. */
 int file_io_sweep_dir_before(int dir_fd, const struct timespec *cutoff);

@@ -1,5 +1,10 @@
 /* file_meta.c - File.List and File.Stat: asynchronous unary calls whose
- * readdir and stat run in the thread pool. */
+ * readdir and stat run in the thread pool.
+ *
+ * List answers in pages: the names after the client's cursor (`after`), in
+ * byte order, as many as fit one reply. Finding the first names of a big
+ * directory keeps at most twice a page of them while reading it: whenever
+ * that fills, the smallest page's worth is kept and the rest dropped. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -13,9 +18,15 @@
 #include "file_io.h"
 #include "file_service.h"
 
-/* One reply must fit a record (4 MiB by default): cap what a listing holds. */
-#define LIST_MAX_ENTRIES    20000
-#define LIST_MAX_NAME_BYTES (2u << 20)
+/* A page holds at most this many entries and this many bytes of entries,
+ * and no more than fits one record the client accepts. */
+#define LIST_MAX_ENTRIES     20000
+#define LIST_MAX_REPLY_BYTES (2u << 20)
+/* What a reply costs beside its entries: frame and seal (64, see file_get.c),
+ * the next cursor (a name and its header) and truncated. */
+#define LIST_REPLY_OVERHEAD (64u + NAME_MAX + 4u + 2u)
+/* An entry's header in the reply: its tag and length. */
+#define LIST_ENTRY_HEADER 4u
 
 typedef struct meta_job {
 	file_service *svc;
@@ -26,25 +37,101 @@ typedef struct meta_job {
 	char path[PATH_MAX];
 	pbrpc_error err;
 	/* List */
+	char after[NAME_MAX + 1]; /* the cursor: only names after it ("": all) */
+	size_t budget;            /* bytes of entries one reply may hold */
+	char **names;             /* candidates, then the page's names */
+	size_t n_names, cap_names, name_bytes;
 	Pbrpc__File__Entry *entries;
 	Pbrpc__File__Entry **entry_ptrs;
 	size_t n_entries;
 	int truncated;
+	const char *next; /* the last name the page covered, in names */
 } meta_job;
 
 static void free_job(meta_job *j)
 {
-	for (size_t i = 0; i < j->n_entries; i++)
-		free(j->entries[i].name.data);
+	for (size_t i = 0; i < j->n_names; i++)
+		free(j->names[i]);
+	free(j->names);
 	free(j->entries);
 	free(j->entry_ptrs);
 	free(j);
 }
 
+/* strcmp compares as unsigned char: byte order, as the protocol says. */
 static int by_name(const void *a, const void *b)
 {
-	const Pbrpc__File__Entry *x = a, *y = b;
-	return strcmp((const char *)x->name.data, (const char *)y->name.data);
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorts the candidates and keeps the smallest that can make one page: at
+ * most LIST_MAX_ENTRIES, at most budget bytes of names. The rest are after
+ * this page: the listing is truncated. */
+static void keep_first_page(meta_job *j)
+{
+	size_t keep = 0, bytes = 0;
+	qsort(j->names, j->n_names, sizeof *j->names, by_name);
+	while (keep < j->n_names && keep < LIST_MAX_ENTRIES &&
+	       bytes + strlen(j->names[keep]) <= j->budget)
+		bytes += strlen(j->names[keep++]);
+	if (keep < j->n_names)
+		j->truncated = 1;
+	for (size_t i = keep; i < j->n_names; i++)
+		free(j->names[i]);
+	j->n_names = keep;
+	j->name_bytes = bytes;
+}
+
+/* Adds a candidate; 0, or -1 when out of memory. */
+static int add_name(meta_job *j, const char *name)
+{
+	if (j->n_names == j->cap_names) {
+		size_t bigger = j->cap_names ? j->cap_names * 2 : 64;
+		char **names = realloc(j->names, bigger * sizeof *names);
+		if (!names)
+			return -1;
+		j->names = names;
+		j->cap_names = bigger;
+	}
+	if (!(j->names[j->n_names] = strdup(name)))
+		return -1;
+	j->n_names++;
+	j->name_bytes += strlen(name);
+	if (j->n_names >= 2 * LIST_MAX_ENTRIES || j->name_bytes > 2 * j->budget)
+		keep_first_page(j);
+	return 0;
+}
+
+/* Fills the page's entries from the kept names (those removed meanwhile are
+ * left out) while they fit the budget. */
+static int fill_entries(meta_job *j, int dir_fd)
+{
+	size_t bytes = 0;
+	j->entries = calloc(j->n_names ? j->n_names : 1, sizeof *j->entries);
+	j->entry_ptrs = calloc(j->n_names ? j->n_names : 1, sizeof *j->entry_ptrs);
+	if (!j->entries || !j->entry_ptrs)
+		return -1;
+	for (size_t i = 0; i < j->n_names; i++) {
+		struct stat st;
+		Pbrpc__File__Entry *e = &j->entries[j->n_entries];
+		if (fstatat(dir_fd, j->names[i], &st, AT_SYMLINK_NOFOLLOW) != 0) {
+			j->next = j->names[i]; /* removed meanwhile: covered all the same */
+			continue;
+		}
+		pbrpc__file__entry__init(e);
+		e->name.data = (uint8_t *)j->names[i];
+		e->name.len = strlen(j->names[i]);
+		file_io_fill_entry(e, &st);
+		size_t size = pbrpc__file__entry__get_packed_size(e) + LIST_ENTRY_HEADER;
+		if (bytes + size > j->budget && j->n_entries > 0) {
+			j->truncated = 1;
+			break;
+		}
+		bytes += size;
+		j->entry_ptrs[j->n_entries++] = e;
+		j->next = j->names[i];
+	}
+	return 0;
 }
 
 static void list_work(meta_job *j)
@@ -61,52 +148,23 @@ static void list_work(meta_job *j)
 		close(fd);
 		return;
 	}
-	size_t cap = 0, name_bytes = 0;
 	struct dirent *de;
-	while ((de = readdir(d)) != NULL) {
-		struct stat st;
+	int failed = 0;
+	while (!failed && (de = readdir(d)) != NULL) {
 		const char *name = de->d_name;
 		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || file_is_temp_name(name))
 			continue;
-		if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-			continue; /* removed meanwhile */
-		size_t len = strlen(name);
-		if (j->n_entries == LIST_MAX_ENTRIES || name_bytes + len > LIST_MAX_NAME_BYTES) {
-			j->truncated = 1;
-			break;
-		}
-		if (j->n_entries == cap) {
-			size_t bigger = cap ? cap * 2 : 64;
-			Pbrpc__File__Entry *e = realloc(j->entries, bigger * sizeof *e);
-			if (!e)
-				goto no_memory;
-			j->entries = e;
-			cap = bigger;
-		}
-		Pbrpc__File__Entry *e = &j->entries[j->n_entries];
-		pbrpc__file__entry__init(e);
-		e->name.data = malloc(len + 1);
-		if (!e->name.data)
-			goto no_memory;
-		memcpy(e->name.data, name, len + 1);
-		e->name.len = len;
-		file_io_fill_entry(e, &st);
-		j->n_entries++;
-		name_bytes += len;
+		if (strcmp(name, j->after) <= 0)
+			continue; /* an earlier page's */
+		failed = add_name(j, name) != 0;
+	}
+	if (!failed) {
+		keep_first_page(j);
+		failed = fill_entries(j, dirfd(d)) != 0;
 	}
 	closedir(d);
-	qsort(j->entries, j->n_entries, sizeof *j->entries, by_name);
-	j->entry_ptrs = malloc((j->n_entries ? j->n_entries : 1) * sizeof *j->entry_ptrs);
-	if (!j->entry_ptrs) {
+	if (failed)
 		file_fail(&j->err, PBRPC_RESOURCE_EXHAUSTED, "out of memory");
-		return;
-	}
-	for (size_t i = 0; i < j->n_entries; i++)
-		j->entry_ptrs[i] = &j->entries[i];
-	return;
-no_memory:
-	closedir(d);
-	file_fail(&j->err, PBRPC_RESOURCE_EXHAUSTED, "out of memory");
 }
 
 static void stat_work(meta_job *j)
@@ -144,6 +202,10 @@ static void after_work(uv_work_t *w, int status)
 		reply->entries = j->entry_ptrs;
 		reply->n_entries = j->n_entries;
 		reply->truncated = j->truncated;
+		if (j->truncated && j->next) {
+			reply->next.data = (uint8_t *)j->next;
+			reply->next.len = strlen(j->next);
+		}
 		pbrpc_call_reply(j->call, j->reply); /* packs it now: we may free after */
 	} else {
 		Pbrpc__File__Entry *e = (Pbrpc__File__Entry *)j->reply;
@@ -155,7 +217,7 @@ static void after_work(uv_work_t *w, int status)
 }
 
 static int start(pbrpc_call *call, const ProtobufCBinaryData *path, ProtobufCMessage *reply,
-                 int is_list)
+                 int is_list, const ProtobufCBinaryData *after)
 {
 	meta_job *j = calloc(1, sizeof *j);
 	if (!j) {
@@ -168,6 +230,22 @@ static int start(pbrpc_call *call, const ProtobufCBinaryData *path, ProtobufCMes
 	j->is_list = is_list;
 	j->work.data = j;
 	pbrpc_status st = file_path_check(path->data, path->len, j->path, &j->err);
+	int has_after = after && after->len > 0;
+	if (st == PBRPC_OK && has_after &&
+	    (after->len > NAME_MAX || memchr(after->data, '\0', after->len)))
+		st = file_fail(&j->err, PBRPC_INVALID_ARGUMENT,
+		               "after: a name of at most %d bytes without a NUL byte", NAME_MAX);
+	else if (st == PBRPC_OK && has_after) {
+		memcpy(j->after, after->data, after->len);
+		j->after[after->len] = '\0';
+	}
+	if (is_list) {
+		/* The page must fit one record the client accepts. */
+		uint32_t peer = pbrpc_call_peer_max_record(call);
+		j->budget = peer - LIST_REPLY_OVERHEAD < LIST_MAX_REPLY_BYTES
+		                ? peer - LIST_REPLY_OVERHEAD
+		                : LIST_MAX_REPLY_BYTES;
+	}
 	if (st == PBRPC_OK &&
 	    uv_queue_work(pbrpc_call_loop(call), &j->work, on_work, after_work) == 0)
 		return PBRPC_ASYNC;
@@ -181,10 +259,10 @@ static int start(pbrpc_call *call, const ProtobufCBinaryData *path, ProtobufCMes
 int file_list(pbrpc_call *call, const Pbrpc__File__ListRequest *request,
               Pbrpc__File__ListReply *reply)
 {
-	return start(call, &request->path, &reply->base, 1);
+	return start(call, &request->path, &reply->base, 1, &request->after);
 }
 
 int file_stat(pbrpc_call *call, const Pbrpc__File__StatRequest *request, Pbrpc__File__Entry *reply)
 {
-	return start(call, &request->path, &reply->base, 0);
+	return start(call, &request->path, &reply->base, 0, NULL);
 }

@@ -52,6 +52,12 @@ pbrpc_status file_path_check(const uint8_t *path, size_t len, char out[PATH_MAX]
 		if (n == 2 && p[0] == '.' && p[1] == '.')
 			return file_fail(err, PBRPC_PERMISSION_DENIED,
 			                 "%s: '..' is not allowed in paths", out);
+		/* Uploads' part files are the server's: never read, listed or
+		 * written by name, wherever they are. */
+		if (file_is_temp_name(p))
+			return file_fail(
+			    err, PBRPC_INVALID_ARGUMENT,
+			    "%s: names starting with " FILE_TEMP_PREFIX " are reserved", out);
 		p += n;
 		p += strspn(p, "/");
 	}
@@ -150,8 +156,8 @@ int file_is_temp_name(const char *name)
 	return strncmp(name, FILE_TEMP_PREFIX, sizeof FILE_TEMP_PREFIX - 1) == 0;
 }
 
-void file_temp_name(const char *path, uint64_t size, int size_unknown, int64_t mtime_seconds,
-                    uint32_t mtime_nanos, char out[FILE_TEMP_NAME_SIZE])
+void file_temp_name(const char *tag, const char *path, uint64_t size, int size_unknown,
+                    int64_t mtime_seconds, uint32_t mtime_nanos, char out[FILE_TEMP_NAME_SIZE])
 {
 	uint8_t id[16];
 	uint8_t meta[8 + 8 + 4 + 1];
@@ -171,5 +177,6 @@ void file_temp_name(const char *path, uint64_t size, int size_unknown, int64_t m
 
 	char hex[2 * sizeof id + 1];
 	sodium_bin2hex(hex, sizeof hex, id, sizeof id);
-	snprintf(out, FILE_TEMP_NAME_SIZE, "%s%s%s", FILE_TEMP_PREFIX, hex, FILE_TEMP_SUFFIX);
+	snprintf(out, FILE_TEMP_NAME_SIZE, "%s%.16s-%s%s", FILE_TEMP_PREFIX, tag, hex,
+	         FILE_TEMP_SUFFIX);
 }

@@ -11,15 +11,18 @@
 
 #include "pbrpc.h"
 
-/* Temporary files of uploads start with this; clients may not use such names. */
+/* Temporary files of uploads start with this; no client may name a path with
+ * a component that does, in any method. */
 #define FILE_TEMP_PREFIX ".pbrpc-put."
 #define FILE_TEMP_SUFFIX ".part"
-/* prefix + 32 hex digits + suffix + NUL */
-#define FILE_TEMP_NAME_SIZE 64
+/* prefix + 16 hex digits of the caller's tag + '-' + 32 hex digits + suffix
+ * + NUL */
+#define FILE_TEMP_NAME_SIZE 72
 
 /* Checks a path from the network and copies it, NUL-terminated, into out:
- * INVALID_ARGUMENT if empty, absolute, holding a NUL byte, or too long (the
- * whole or a component); PERMISSION_DENIED for a ".." component. */
+ * INVALID_ARGUMENT if empty, absolute, holding a NUL byte, too long (the
+ * whole or a component), or with a component reserved for temporary files
+ * (FILE_TEMP_PREFIX); PERMISSION_DENIED for a ".." component. */
 pbrpc_status file_path_check(const uint8_t *path, size_t len, char out[PATH_MAX], pbrpc_error *err);
 
 /* Splits a checked path into its directory (written to parent, "." if none)
@@ -50,10 +53,12 @@ char *file_path_printable(const char *path, char *out, size_t size);
 /* 1 if name is an upload's temporary file. */
 int file_is_temp_name(const char *name);
 
-/* The temporary name of an upload of path with this size and mtime:
- * FILE_TEMP_PREFIX + 32 hex digits of their BLAKE2b + FILE_TEMP_SUFFIX. The
- * same upload always gets the same name, so an interrupted one can resume. */
-void file_temp_name(const char *path, uint64_t size, int size_unknown, int64_t mtime_seconds,
-                    uint32_t mtime_nanos, char out[FILE_TEMP_NAME_SIZE]);
+/* The temporary name of an upload of path with this size and mtime by the
+ * client with this tag (rpcd_caller_tag): FILE_TEMP_PREFIX + tag + '-' + 32
+ * hex digits of a BLAKE2b of path, size and mtime + FILE_TEMP_SUFFIX. The
+ * same upload by the same client always gets the same name, so an
+ * interrupted one can resume; another client's never meets it. */
+void file_temp_name(const char *tag, const char *path, uint64_t size, int size_unknown,
+                    int64_t mtime_seconds, uint32_t mtime_nanos, char out[FILE_TEMP_NAME_SIZE]);
 
 #endif /* RPCD_FILE_PATH_H */

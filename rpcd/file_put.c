@@ -29,6 +29,7 @@
 
 #include <uv.h>
 
+#include "caller.h"
 #include "file_io.h"
 #include "file_service.h"
 
@@ -37,8 +38,11 @@
 #define WRITE_BEHIND_LAG ((uint64_t)8 << 20)
 #define NANOS_PER_SECOND 1000000000u
 
-/* Permission bits a client may ask for: no set-id bits from the network. */
+/* Permission bits a client may ask for: no set-id bits from the network.
+ * They are stored under rpcd's umask, as a file rpcd created would be. */
 #define PUT_MODE_MASK 01777u
+/* The mode of a put whose header leaves mode at 0 (before the umask). */
+#define PUT_DEFAULT_MODE 0644u
 
 struct file_upload {
 	file_upload *next;
@@ -149,6 +153,33 @@ static void end_call(put_transfer *t, pbrpc_status status, const char *message)
 
 /* ---- thread-pool jobs ---------------------------------------------------- */
 
+/* Opens the part file an interrupted upload left under name, if rpcd can
+ * trust it (file_io_part_trusted; O_NOFOLLOW, and the same file checked
+ * again once open). Anything else found there is removed, which touches only
+ * the name, never what a link points at. Returns the fd, or -1 with errno:
+ * ENOENT when nothing trustworthy was kept. */
+static int open_kept_part(int dir_fd, const char *name)
+{
+	struct stat seen, opened;
+	if (fstatat(dir_fd, name, &seen, AT_SYMLINK_NOFOLLOW) != 0)
+		return -1;
+	if (file_io_part_trusted(&seen)) {
+		/* O_NONBLOCK, O_NOCTTY: were it swapped for a FIFO or a terminal
+		 * meanwhile, opening must neither hang nor take it over. */
+		int fd =
+		    openat(dir_fd, name, O_RDWR | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+		if (fd >= 0 && fstat(fd, &opened) == 0 && file_io_part_trusted(&opened) &&
+		    opened.st_dev == seen.st_dev && opened.st_ino == seen.st_ino)
+			return fd;
+		if (fd >= 0)
+			close(fd);
+	}
+	if (unlinkat(dir_fd, name, 0) != 0 && errno != ENOENT)
+		return -1;
+	errno = ENOENT;
+	return -1;
+}
+
 static void open_job(put_transfer *t, uint8_t *buf)
 {
 	char temp_path[FILE_TEMP_NAME_SIZE];
@@ -176,14 +207,17 @@ static void open_job(put_transfer *t, uint8_t *buf)
 	snprintf(temp_path, sizeof temp_path, "%s", t->upload.temp);
 	crypto_generichash_init(&t->hash, NULL, 0, FILE_HASH_BYTES);
 	if (t->resume) {
-		t->fd = openat(t->dir_fd, temp_path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+		t->fd = open_kept_part(t->dir_fd, temp_path);
 		if (t->fd < 0 && !(errno == ENOENT && t->offset == 0)) {
 			if (errno == ENOENT)
 				file_fail(&t->job_err, PBRPC_FAILED_PRECONDITION,
 				          "%s: nothing of an earlier upload is kept; start over",
 				          t->path);
 			else
-				file_errno_status(errno, t->path, &t->job_err);
+				file_fail(&t->job_err, PBRPC_FAILED_PRECONDITION,
+				          "%s: something rpcd did not make holds the name of this "
+				          "upload's part file (%s); ask the operator to remove it",
+				          t->path, strerror(errno));
 			return;
 		}
 	}
@@ -455,16 +489,21 @@ static pbrpc_status take_header(put_transfer *t, const Pbrpc__File__PutHeader *h
 		                 "resume");
 	if (!h->size_unknown && h->offset > h->size)
 		return file_fail(err, PBRPC_OUT_OF_RANGE, "resume offset past the size");
+	char tag[RPCD_CALLER_TAG_LEN + 1];
+	rpcd_caller_tag(t->call, tag);
 	t->size = h->size;
 	t->size_unknown = h->size_unknown;
 	t->resume = h->resume;
 	t->offset = h->offset;
 	t->received = h->offset;
 	t->no_clobber = h->no_clobber;
-	t->mode = h->mode & PUT_MODE_MASK;
+	/* 0 means "not given": no client wants a mode-0000 file dated 1970. */
+	t->mode = ((h->mode & 07777) ? h->mode & PUT_MODE_MASK : PUT_DEFAULT_MODE) & ~t->svc->umask;
 	t->mtime.tv_sec = h->mtime_seconds;
 	t->mtime.tv_nsec = h->mtime_nanos;
-	file_temp_name(t->path, t->size, t->size_unknown, h->mtime_seconds, h->mtime_nanos,
+	if (h->mtime_seconds == 0 && h->mtime_nanos == 0)
+		t->mtime.tv_nsec = UTIME_NOW; /* stamped at the rename */
+	file_temp_name(tag, t->path, t->size, t->size_unknown, h->mtime_seconds, h->mtime_nanos,
 	               t->upload.temp);
 	for (file_upload *u = t->svc->uploads; u; u = u->next)
 		if (strcmp(u->temp, t->upload.temp) == 0)
@@ -482,6 +521,10 @@ static pbrpc_status take_header(put_transfer *t, const Pbrpc__File__PutHeader *h
 
 static pbrpc_status take_data(put_transfer *t, const ProtobufCBinaryData *data, pbrpc_error *err)
 {
+	if (data->len > FILE_CHUNK)
+		return file_fail(err, PBRPC_INVALID_ARGUMENT,
+		                 "%s: a data message of %zu bytes; at most %u are allowed", t->path,
+		                 data->len, FILE_CHUNK);
 	if (!t->size_unknown && data->len > t->size - t->received)
 		return file_fail(err, PBRPC_INVALID_ARGUMENT,
 		                 "%s: more data than the header's size", t->path);
@@ -609,7 +652,9 @@ static void offset_work(uv_work_t *w)
 		file_errno_status(errno, j->parent, &j->err);
 		return;
 	}
-	if (fstatat(dir_fd, j->temp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+	/* A part file rpcd cannot trust counts as none: the put then starts over
+	 * and replaces it. */
+	if (fstatat(dir_fd, j->temp, &st, AT_SYMLINK_NOFOLLOW) == 0 && file_io_part_trusted(&st) &&
 	    (uint64_t)st.st_size <= j->size)
 		j->reply->offset = (uint64_t)st.st_size;
 	close(dir_fd);
@@ -648,7 +693,9 @@ int file_put_offset(pbrpc_call *call, const Pbrpc__File__PutOffsetRequest *reque
 		st = file_fail(&j->err, PBRPC_INVALID_ARGUMENT, "mtime nanoseconds out of range");
 		goto refuse;
 	}
-	file_temp_name(j->path, request->size, 0, request->mtime_seconds, request->mtime_nanos,
+	char tag[RPCD_CALLER_TAG_LEN + 1];
+	rpcd_caller_tag(call, tag);
+	file_temp_name(tag, j->path, request->size, 0, request->mtime_seconds, request->mtime_nanos,
 	               j->temp);
 	for (file_upload *u = j->svc->uploads; u; u = u->next) {
 		if (strcmp(u->temp, j->temp) == 0) {

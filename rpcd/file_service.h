@@ -10,12 +10,15 @@
 #define RPCD_FILE_SERVICE_H
 
 #include <limits.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "file_path.h"
 #include "pbrpc/file.pbrpc.h"
 
-/* Data moves in chunks of this size (records are at most 4 MiB). */
+/* Data moves in chunks of at most this size (records are at most 4 MiB by
+ * default); a put's bigger chunk is refused. Get sends smaller ones to a
+ * client whose record limit is smaller. */
 #define FILE_CHUNK      (1u << 20)
 #define FILE_HASH_BYTES 32 /* BLAKE2b-256 */
 
@@ -26,6 +29,7 @@ typedef struct file_service {
 	pbrpc_server *server;   /* for log lines */
 	file_upload *uploads;   /* in progress; the loop thread's only */
 	time_t partial_max_age; /* --partial-max-age; 0: a dropped upload keeps nothing */
+	mode_t umask;           /* rpcd's, read once at startup: applied to put's modes */
 } file_service;
 
 /* svc_file.c: how long an interrupted upload's temporary file is kept for a

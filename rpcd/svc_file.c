@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "file_io.h"
@@ -73,6 +74,27 @@ static void start_sweep(int root_fd, time_t max_age)
 	pthread_detach(thread);
 }
 
+/* The process's umask. /proc says it without changing it; where it cannot,
+ * umask() is set and put back, which is safe only because no thread creates
+ * files yet while rpcd starts. */
+static mode_t read_umask(void)
+{
+	unsigned mask = 0;
+	int found = 0;
+	char line[128];
+	FILE *f = fopen("/proc/self/status", "re");
+	while (f && !found && fgets(line, sizeof line, f))
+		found = sscanf(line, "Umask: %o", &mask) == 1;
+	if (f)
+		fclose(f);
+	if (!found) {
+		mode_t old = umask(077);
+		umask(old);
+		mask = old;
+	}
+	return (mode_t)(mask & 0777);
+}
+
 pbrpc_status rpcd_file_register(pbrpc_server *s, const char *root, pbrpc_error *err)
 {
 	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -88,6 +110,7 @@ pbrpc_status rpcd_file_register(pbrpc_server *s, const char *root, pbrpc_error *
 		close(service.root_fd);
 	service.root_fd = fd;
 	service.server = s;
+	service.umask = read_umask();
 	pbrpc_status st = pbrpc_file_file_register(s, &file_handlers, &service, err);
 	if (st == PBRPC_OK)
 		start_sweep(fd, service.partial_max_age);

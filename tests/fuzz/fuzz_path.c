@@ -164,6 +164,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	check(strlen(path) == size && memcmp(path, data, size) == 0);
 	check(path[0] != '/' && !has_dotdot_component(path));
+	for (const char *c = path; c; c = strchr(c, '/') ? strchr(c, '/') + 1 : NULL)
+		check(!file_is_temp_name(c)); /* no component names a part file */
 	open_and_check(path);
 
 	char parent[PATH_MAX];
@@ -181,8 +183,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	check_printable(path, 1 + size % 64);
 	char temp[FILE_TEMP_NAME_SIZE];
-	file_temp_name(path, size, (int)(size & 1), (int64_t)size, (uint32_t)size, temp);
-	check(file_is_temp_name(temp) &&
-	      strlen(temp) == sizeof FILE_TEMP_PREFIX - 1 + 32 + sizeof FILE_TEMP_SUFFIX - 1);
+	file_temp_name("0123456789abcdef", path, size, (int)(size & 1), (int64_t)size,
+	               (uint32_t)size, temp);
+	check(file_is_temp_name(temp) && strlen(temp) == sizeof FILE_TEMP_PREFIX - 1 + 16 + 1 + 32 +
+	                                                     sizeof FILE_TEMP_SUFFIX - 1);
 	return 0;
 }
