@@ -48,6 +48,7 @@ typedef struct get_slot {
 } get_slot;
 
 typedef struct get_transfer {
+	int root_fd; /* file_call_root(): this call\'s root */
 	file_service *svc;
 	pbrpc_call *call; /* NULL once the call has ended */
 	uv_work_t read_work, hash_work;
@@ -78,6 +79,8 @@ static void destroy(get_transfer *t)
 {
 	if (t->fd >= 0)
 		close(t->fd);
+	if (t->root_fd >= 0)
+		close(t->root_fd);
 	for (int i = 0; i < GET_SLOTS; i++)
 		free(t->slot[i].data);
 	free(t);
@@ -104,7 +107,7 @@ static void release_if_idle(get_transfer *t)
 static void open_job(get_transfer *t)
 {
 	/* O_NONBLOCK: a FIFO must not hang a pool thread before we can refuse it. */
-	t->fd = file_open_beneath(t->svc->root_fd, t->path, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
+	t->fd = file_open_beneath(t->root_fd, t->path, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
 	if (t->fd < 0) {
 		file_errno_status(errno, t->path, &t->read_err);
 		return;
@@ -418,7 +421,7 @@ static void get_start(pbrpc_call *call, const Pbrpc__File__GetRequest *req)
 	file_service *svc = pbrpc_call_service_data(call);
 	get_transfer *t = calloc(1, sizeof *t);
 	if (t)
-		t->fd = -1;
+		t->fd = t->root_fd = -1;
 	int have_slots = t != NULL;
 	for (int i = 0; have_slots && i < GET_SLOTS; i++)
 		have_slots =
@@ -431,6 +434,11 @@ static void get_start(pbrpc_call *call, const Pbrpc__File__GetRequest *req)
 	}
 	t->svc = svc;
 	t->call = call;
+	if ((t->root_fd = file_call_root(call)) < 0) {
+		pbrpc_call_finish(call, PBRPC_RESOURCE_EXHAUSTED, "out of file descriptors");
+		destroy(t);
+		return;
+	}
 	if (file_path_check(req->path.data, req->path.len, t->path, &t->read_err) != PBRPC_OK) {
 		pbrpc_call_finish(call, t->read_err.code, "%s", t->read_err.message);
 		destroy(t);

@@ -29,6 +29,7 @@
 #define LIST_ENTRY_HEADER 4u
 
 typedef struct meta_job {
+	int root_fd; /* file_call_root(): this call\'s root */
 	file_service *svc;
 	pbrpc_call *call;
 	ProtobufCMessage *reply; /* in the call's arena */
@@ -55,6 +56,8 @@ static void free_job(meta_job *j)
 	free(j->names);
 	free(j->entries);
 	free(j->entry_ptrs);
+	if (j->root_fd >= 0)
+		close(j->root_fd);
 	free(j);
 }
 
@@ -136,8 +139,7 @@ static int fill_entries(meta_job *j, int dir_fd)
 
 static void list_work(meta_job *j)
 {
-	int fd =
-	    file_open_beneath(j->svc->root_fd, j->path, O_RDONLY | O_DIRECTORY | O_NONBLOCK, 0);
+	int fd = file_open_beneath(j->root_fd, j->path, O_RDONLY | O_DIRECTORY | O_NONBLOCK, 0);
 	if (fd < 0) {
 		file_errno_status(errno, j->path, &j->err);
 		return;
@@ -171,7 +173,7 @@ static void stat_work(meta_job *j)
 {
 	struct stat st;
 	/* O_PATH: stat without opening for reading, so FIFOs cannot block us. */
-	int fd = file_open_beneath(j->svc->root_fd, j->path, O_PATH, 0);
+	int fd = file_open_beneath(j->root_fd, j->path, O_PATH, 0);
 	if (fd < 0 || fstat(fd, &st) != 0) {
 		file_errno_status(errno, j->path, &j->err);
 		if (fd >= 0)
@@ -228,6 +230,11 @@ static int start(pbrpc_call *call, const ProtobufCBinaryData *path, ProtobufCMes
 	j->call = call;
 	j->reply = reply;
 	j->is_list = is_list;
+	if ((j->root_fd = file_call_root(call)) < 0) {
+		free_job(j);
+		pbrpc_call_set_message(call, "out of file descriptors");
+		return PBRPC_RESOURCE_EXHAUSTED;
+	}
 	j->work.data = j;
 	pbrpc_status st = file_path_check(path->data, path->len, j->path, &j->err);
 	int has_after = after && after->len > 0;

@@ -58,6 +58,7 @@ typedef struct put_chunk {
 enum put_job { PUT_JOB_OPEN, PUT_JOB_WRITE, PUT_JOB_COMMIT, PUT_JOB_CLOSE };
 
 typedef struct put_transfer {
+	int root_fd;        /* file_call_root(): this call\'s root */
 	file_upload upload; /* listed in svc->uploads from header to the end */
 	file_service *svc;
 	uv_loop_t *loop;
@@ -136,6 +137,8 @@ static void release_if_idle(put_transfer *t)
 	free_chunks(t->writing);
 	free_chunks(t->done);
 	free_chunks(t->spare);
+	if (t->root_fd >= 0)
+		close(t->root_fd);
 	free(t);
 }
 
@@ -185,7 +188,7 @@ static void open_job(put_transfer *t, uint8_t *buf)
 	char temp_path[FILE_TEMP_NAME_SIZE];
 	struct stat st;
 
-	t->dir_fd = file_open_beneath(t->svc->root_fd, t->parent, O_RDONLY | O_DIRECTORY, 0);
+	t->dir_fd = file_open_beneath(t->root_fd, t->parent, O_RDONLY | O_DIRECTORY, 0);
 	if (t->dir_fd < 0) {
 		file_errno_status(errno, t->parent, &t->job_err);
 		return;
@@ -590,6 +593,11 @@ static void put_start(pbrpc_call *call)
 	t->loop = pbrpc_call_loop(call);
 	t->call = call;
 	t->fd = t->dir_fd = -1;
+	if ((t->root_fd = file_call_root(call)) < 0) {
+		free(t);
+		pbrpc_call_finish(call, PBRPC_RESOURCE_EXHAUSTED, "out of file descriptors");
+		return;
+	}
 	pbrpc_call_set_data(call, t);
 }
 
@@ -631,6 +639,7 @@ void file_put(pbrpc_call *call, pbrpc_event event, const Pbrpc__File__PutRequest
 /* ---- PutOffset -------------------------------------------------------------- */
 
 typedef struct offset_job {
+	int root_fd; /* file_call_root(): this call\'s root */
 	file_service *svc;
 	pbrpc_call *call;
 	Pbrpc__File__PutOffsetReply *reply;
@@ -647,7 +656,7 @@ static void offset_work(uv_work_t *w)
 {
 	offset_job *j = w->data;
 	struct stat st;
-	int dir_fd = file_open_beneath(j->svc->root_fd, j->parent, O_RDONLY | O_DIRECTORY, 0);
+	int dir_fd = file_open_beneath(j->root_fd, j->parent, O_RDONLY | O_DIRECTORY, 0);
 	if (dir_fd < 0) {
 		file_errno_status(errno, j->parent, &j->err);
 		return;
@@ -668,6 +677,7 @@ static void offset_done(uv_work_t *w, int status)
 		pbrpc_call_finish(j->call, j->err.code, "%s", j->err.message);
 	else
 		pbrpc_call_reply(j->call, &j->reply->base);
+	close(j->root_fd);
 	free(j);
 }
 
@@ -684,6 +694,11 @@ int file_put_offset(pbrpc_call *call, const Pbrpc__File__PutOffsetRequest *reque
 	j->call = call;
 	j->reply = reply;
 	j->size = request->size;
+	if ((j->root_fd = file_call_root(call)) < 0) {
+		free(j);
+		pbrpc_call_set_message(call, "out of file descriptors");
+		return PBRPC_RESOURCE_EXHAUSTED;
+	}
 	j->work.data = j;
 	if ((st = file_path_check(request->path.data, request->path.len, j->path, &j->err)) !=
 	        PBRPC_OK ||
@@ -711,6 +726,7 @@ int file_put_offset(pbrpc_call *call, const Pbrpc__File__PutOffsetRequest *reque
 	return PBRPC_ASYNC;
 refuse:
 	pbrpc_call_set_message(call, "%s", j->err.message);
+	close(j->root_fd);
 	free(j);
 	return st;
 }

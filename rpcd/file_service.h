@@ -32,6 +32,12 @@ typedef struct file_service {
 	mode_t umask;           /* rpcd's, read once at startup: applied to put's modes */
 } file_service;
 
+/* svc_file.c: a descriptor (the caller closes it) of the root this call's
+ * paths resolve beneath: the client key's root= if it has one, else the
+ * server's. -1 with errno if none can be had. Jobs keep their own, so a
+ * reload of the authorized keys never pulls a root from under one. */
+int file_call_root(const pbrpc_call *call);
+
 /* svc_file.c: how long an interrupted upload's temporary file is kept for a
  * resume (--partial-max-age); call before rpcd_file_register. */
 void rpcd_file_set_partial_max_age(time_t seconds);

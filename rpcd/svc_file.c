@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "file_io.h"
+#include "client_policy.h"
 #include "file_service.h"
 #include "services.h"
 
@@ -93,6 +94,13 @@ static mode_t read_umask(void)
 		mask = old;
 	}
 	return (mode_t)(mask & 0777);
+}
+
+int file_call_root(const pbrpc_call *call)
+{
+	const rpcd_client_key *k = rpcd_policy_of(call);
+	int root = k && k->root_fd >= 0 ? k->root_fd : service.root_fd;
+	return fcntl(root, F_DUPFD_CLOEXEC, 0);
 }
 
 pbrpc_status rpcd_file_register(pbrpc_server *s, const char *root, pbrpc_error *err)

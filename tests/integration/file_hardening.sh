@@ -7,6 +7,11 @@
 # 1 MiB are refused; the documented outcomes of the odd cases.
 . "$(dirname "$0")/../lib.sh"
 
+# The byte-level client (badclient) speaks the shared key; rpcc here does too,
+# so that both are the same client (part files belong to one client).
+rpcc_identity() { "$RPCC" --key "$ID" --server-key "$HOST_KEY.pub" "$@"; }
+rpcc() { "$RPCC" --key "$KEY" "$@"; }
+
 CHUNK=$((1 << 20))
 W=$T/work
 OUT=$T/outside
@@ -70,6 +75,19 @@ put_continue() {
 
 head -c $((3 * CHUNK + 12345)) /dev/urandom >"$W/up"
 touch -d '2020-01-02 03:04:05' "$W/up"
+
+# ---- part files belong to the client that made them -------------------------------------
+if abandon private; then
+	other=$(rpcc_identity --server "$A" put -q --continue "$W/up" private 2>&1)
+	check "another client's put --continue of the same file succeeds" test -z "$other"
+	check "... starting from 0: the first client's part file was not its to resume" \
+		grep -q "tester SHA256:.* put private: $(stat -c %s "$W/up") bytes from 0" "$LOG_h"
+	check "... which stays, for its owner" have_part
+	check "the owner resumes it" put_continue private
+	expect_eq "... and leaves no part file" "" "$(part_files)"
+else
+	fail "private: the abandoned upload kept no part file"
+fi
 
 # ---- part 5: a hard link planted under the part-file name ------------------------------
 echo "outside the root: must never change" >"$OUT/victim"
