@@ -11,7 +11,7 @@
  *   badclient ADDR KEYFILE nosum REMOTE     put data and half-close, no checksum
  *   badclient ADDR KEYFILE abandon LOCAL REMOTE
  *                   put LOCAL's header (size, mode, mtime) and its first 64 KiB,
- *                   then drop the connection: the server keeps a part file
+ *                   then cancel, as a client that died: the server keeps a part file
  *   badclient ADDR KEYFILE get REMOTE MAX_RECORD OFFSET OUT
  *                   get REMOTE from OFFSET into OUT, announcing MAX_RECORD
  *   badclient ADDR KEYFILE list DIR MAX_RECORD
@@ -131,8 +131,8 @@ static void nul_paths(pbrpc_client *c)
 	pbrpc_stream_free(s);
 }
 
-/* Sends LOCAL's header and first bytes, and returns without finishing: the
- * caller closes the connection, as a client that died would. */
+/* Sends LOCAL's header and first bytes, then cancels the call, which the
+ * server sees as it sees a client that died (PBRPC_EV_CANCEL). */
 static pbrpc_status abandon_put(pbrpc_client *c, const char *local, const char *remote)
 {
 	Pbrpc__File__PutHeader header = PBRPC__FILE__PUT_HEADER__INIT;
@@ -167,7 +167,8 @@ static pbrpc_status abandon_put(pbrpc_client *c, const char *local, const char *
 	m.data.len = n < (size_t)st.st_size ? n : (size_t)st.st_size;
 	if (status == PBRPC_OK)
 		status = pbrpc_file_file_put_send(s, &m, &err);
-	return status; /* the stream stays open until the connection closes */
+	pbrpc_stream_free(s); /* cancels the call: to the server, the client is gone */
+	return status;
 }
 
 /* Gets remote from offset into out; checks the checksum when offset is 0. */

@@ -187,5 +187,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	               (uint32_t)size, temp);
 	check(file_is_temp_name(temp) && strlen(temp) == sizeof FILE_TEMP_PREFIX - 1 + 16 + 1 + 32 +
 	                                                     sizeof FILE_TEMP_SUFFIX - 1);
+	/* Another client's upload of the same file never meets this one's part file. */
+	char other[FILE_TEMP_NAME_SIZE];
+	file_temp_name("fedcba9876543210", path, size, (int)(size & 1), (int64_t)size,
+	               (uint32_t)size, other);
+	check(strcmp(temp, other) != 0);
 	return 0;
 }
