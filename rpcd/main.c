@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "file_service.h"
+#include "mem_budget.h"
 #include "options.h"
 #include "paths.h"
 #include "pbrpc.h"
@@ -91,6 +92,7 @@ static pbrpc_server *start_server(const rpcd_options *o, const uint8_t key[PBRPC
 		fprintf(stderr, "rpcd: %s\n", err.message);
 		return NULL;
 	}
+	mem_budget_configure(s, (size_t)o->max_memory);
 	if (rpcd_echo_register(s, &err) != PBRPC_OK || rpcd_time_register(s, &err) != PBRPC_OK) {
 		fprintf(stderr, "rpcd: %s\n", err.message);
 		goto fail;

@@ -22,11 +22,15 @@ typedef struct rpcd_options {
 	const char *exec_allow;        /* --exec-allow FILE: only the programs listed there */
 	unsigned max_exec;             /* --max-exec: programs running at once; 0: the default */
 	int64_t partial_max_age;       /* --partial-max-age: seconds an abandoned upload is kept */
+	uint64_t max_memory;           /* --max-memory: bytes all calls' buffers; 0: the default */
 } rpcd_options;
 
 #define RPCD_DEFAULT_MAX_EXEC 16
 /* A day: long enough to resume after a dropped connection or a restart. */
 #define RPCD_DEFAULT_PARTIAL_MAX_AGE (24 * 3600)
+/* --max-memory's range (the default is MEM_DEFAULT_MAX in mem_budget.h). */
+#define RPCD_MIN_MAX_MEMORY ((uint64_t)4 << 20)
+#define RPCD_MAX_MAX_MEMORY ((uint64_t)1 << 40)
 
 typedef enum rpcd_parse_result {
 	RPCD_PARSE_RUN = 0, /* options are valid: start the server */
