@@ -31,6 +31,18 @@ if nm "$B/lib/libpbrpc.a" 2>/dev/null | grep -q __asan_; then
 fi
 [ -n "${PBRPC_VALGRIND:-}" ] && RSS_CHECKS=0
 
+# ---- the option itself ---------------------------------------------------------
+for bad in 0 3M 4095K 1025G 12X -5M ""; do
+	out=$("$RPCD" --max-memory "$bad" --key "$KEY" 2>&1)
+	rc=$?
+	if [ "$rc" -eq 1 ] && grep -q "max-memory '$bad': must be 4M..1024G" <<<"$out"; then
+		pass "--max-memory '$bad' refused with a usage error"
+	else
+		fail "--max-memory '$bad' refused with a usage error" "exit $rc: $out"
+	fi
+done
+check "rpcd --help shows --max-memory" grep -q -- '--max-memory BYTES' <("$RPCD" --help)
+
 start_rpcd m -v --max-memory ${MAX_MEMORY_MIB}M --partial-max-age 0 || exit 1
 A=$ADDR_m
 PID=$PID_m
