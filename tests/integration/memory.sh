@@ -29,7 +29,7 @@ if nm "$B/lib/libpbrpc.a" 2>/dev/null | grep -q __asan_; then
 	# ASan's shadow memory and allocator move every figure: behaviour only.
 	RSS_CHECKS=0
 fi
-[ -n "${PBRPC_VALGRIND:-}" ] && RSS_CHECKS=0
+[ -n "${PBRPC_SANITIZER:-}${PBRPC_VALGRIND:-}" ] && RSS_CHECKS=0
 
 # ---- the option itself ---------------------------------------------------------
 for bad in 0 3M 4095K 1025G 12X -5M ""; do
@@ -51,7 +51,9 @@ R=$T/root-m
 W=$T/work
 mkdir -p "$W" "$R/up"
 head -c $((8 << 20)) /dev/urandom >"$R/big"
-echo small >"$R/small"
+# A file no Get of which the kernel's socket buffers can swallow whole: the
+# calls on it hold their memory for as long as their client does not read.
+truncate -s 64M "$R/huge"
 
 # wait_until TRIES CMD...: polls CMD every 50 ms, at most TRIES times.
 wait_until() {
@@ -137,7 +139,9 @@ fi
 run_labelled "during the Get attack" "$HOARD" "$A" "$KEY" read big 1 12 $((8 << 20))
 
 # ---- more connections, until the whole budget is held ------------------------
-check "8 more hoarding connections started" start_hoard more get big 8 16
+# Each holds its share (or is refused once the whole budget is held), and no
+# call of theirs can end: the budget stays spent until they go.
+check "8 more hoarding connections started" start_hoard more get huge 8 16
 if wait_until 2400 grep -q 'memory budget spent' "$LOG"; then
 	pass "rpcd says when its memory budget is spent"
 else
