@@ -52,9 +52,23 @@ struct file_upload {
 
 typedef struct put_chunk {
 	struct put_chunk *next;
-	size_t len, cap; /* cap bytes are charged to the budget */
+	size_t len, cap; /* chunk_charge(cap) is charged to the budget */
 	uint8_t *data;   /* a pooled chunk if cap is FILE_CHUNK, else malloc'ed */
 } put_chunk;
+
+/* A chunk of at least half of FILE_CHUNK gets a pooled buffer; a smaller one
+ * a buffer of its size, so that a client sending tiny chunks is not charged
+ * a whole one for each. */
+static size_t chunk_cap(size_t len)
+{
+	return len >= FILE_CHUNK / 2 && len <= FILE_CHUNK ? FILE_CHUNK : len;
+}
+
+/* What a chunk costs: its buffer, its header and malloc's bookkeeping. */
+static size_t chunk_charge(size_t cap)
+{
+	return cap + sizeof(put_chunk) + 2 * sizeof(size_t);
+}
 
 enum put_job { PUT_JOB_OPEN, PUT_JOB_WRITE, PUT_JOB_COMMIT, PUT_JOB_CLOSE };
 
@@ -105,7 +119,7 @@ static void free_chunks(put_transfer *t, put_chunk *c)
 			mem_chunk_free(c->data);
 		else
 			free(c->data);
-		mem_uncharge(t->mem, c->cap);
+		mem_uncharge(t->mem, chunk_charge(c->cap));
 		free(c);
 		c = next;
 	}
@@ -282,7 +296,7 @@ static put_chunk *get_chunk(size_t len)
 	put_chunk *c = malloc(sizeof *c);
 	if (!c)
 		return NULL;
-	c->cap = len > FILE_CHUNK ? len : FILE_CHUNK;
+	c->cap = chunk_cap(len);
 	c->data = c->cap == FILE_CHUNK ? mem_chunk_alloc() : malloc(c->cap);
 	if (!c->data) {
 		free(c);
@@ -502,15 +516,15 @@ static pbrpc_status take_data(put_transfer *t, const ProtobufCBinaryData *data, 
 		                 "%s: more data than the header's size", t->path);
 	if (data->len == 0)
 		return PBRPC_OK;
-	size_t cap = data->len > FILE_CHUNK ? data->len : FILE_CHUNK;
+	size_t charge = chunk_charge(chunk_cap(data->len));
 	char why[160];
-	mem_answer charged = mem_charge_past_share(t->mem, cap);
+	mem_answer charged = mem_charge_past_share(t->mem, charge);
 	if (charged == MEM_OVER_TOTAL)
 		return file_fail(err, PBRPC_RESOURCE_EXHAUSTED, "%s",
 		                 mem_refusal_message(charged, why, sizeof why));
 	put_chunk *c = get_chunk(data->len);
 	if (!c) {
-		mem_uncharge(t->mem, cap);
+		mem_uncharge(t->mem, charge);
 		return file_fail(err, PBRPC_RESOURCE_EXHAUSTED, "out of memory");
 	}
 	memcpy(c->data, data->data, data->len);
