@@ -8,12 +8,18 @@
  * connection's output is full we wait for PBRPC_EV_WRITABLE; a transfer
  * holds at most three chunks whatever the file size.
  *
+ * Chunks are charged to the memory budget (mem_budget.h) as they are taken:
+ * a Get starts only with its first chunk granted (waiting while its
+ * connection holds its share, refused when the daemon's budget is spent),
+ * and reads ahead into a second and third only while the budget allows.
+ *
  * A big file is read around the page cache: a chunk the cache holds (mincore)
  * is copied from it, any other is read with O_DIRECT. Streaming a cold file
  * once through the cache would evict others' pages for nothing, and each
  * fresh page costs a fault (on a VM, at the host too): more CPU than the read
  * itself. Small files are read normally and stay cached. */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +31,7 @@
 
 #include "file_io.h"
 #include "file_service.h"
+#include "mem_budget.h"
 
 /* Files at least this big skip the page cache where it does not hold them. */
 #define GET_DIRECT_MIN ((uint64_t)32 << 20)
@@ -73,16 +80,25 @@ typedef struct get_transfer {
 	get_slot slot[GET_SLOTS];
 	int first, used;          /* the ring: slots [first, first + used) in file order */
 	int read_slot, hash_slot; /* the running jobs' */
+
+	mem_account *mem;    /* the connection's: every slot with data is charged to it */
+	mem_waiter mem_wait; /* for the first chunk, while the connection holds its share */
 } get_transfer;
 
 static void destroy(get_transfer *t)
 {
 	if (t->fd >= 0)
 		close(t->fd);
+	mem_wait_cancel(&t->mem_wait);
+	for (int i = 0; i < GET_SLOTS; i++) {
+		if (t->slot[i].data) {
+			mem_chunk_free(t->slot[i].data);
+			mem_uncharge(t->mem, FILE_CHUNK);
+		}
+	}
+	mem_account_release(t->mem);
 	if (t->root_fd >= 0)
 		close(t->root_fd);
-	for (int i = 0; i < GET_SLOTS; i++)
-		free(t->slot[i].data);
 	free(t);
 }
 
@@ -355,6 +371,29 @@ static void send_checksum(get_transfer *t)
 	finish(t, PBRPC_OK, NULL);
 }
 
+/* Whether slot s has a buffer to read into: its own, one a free slot holds,
+ * or a new chunk the budget grants (read-ahead never waits for one). */
+static int slot_buffer(get_transfer *t, int s)
+{
+	if (t->slot[s].data)
+		return 1;
+	for (int k = 0; k < GET_SLOTS; k++) {
+		int in_ring = (k - t->first + GET_SLOTS) % GET_SLOTS < t->used;
+		if (!in_ring && t->slot[k].data) {
+			t->slot[s].data = t->slot[k].data;
+			t->slot[k].data = NULL;
+			return 1;
+		}
+	}
+	if (mem_charge(t->mem, FILE_CHUNK) != MEM_GRANTED)
+		return 0;
+	if (!(t->slot[s].data = mem_chunk_alloc())) {
+		mem_uncharge(t->mem, FILE_CHUNK);
+		return 0;
+	}
+	return 1;
+}
+
 /* Sends what is hashed while the connection takes it, keeps one read and
  * one hash going, and ends the call after the last chunk. */
 static void pump(get_transfer *t)
@@ -400,7 +439,8 @@ static void pump(get_transfer *t)
 			}
 			break;
 		}
-		if (t->call && !t->read_running && t->used < GET_SLOTS && t->next_read < t->size) {
+		if (t->call && !t->read_running && t->used < GET_SLOTS && t->next_read < t->size &&
+		    slot_buffer(t, (t->first + t->used) % GET_SLOTS)) {
 			int s = (t->first + t->used) % GET_SLOTS;
 			t->slot[s].state = SLOT_READING;
 			t->used++;
@@ -416,22 +456,39 @@ static void pump(get_transfer *t)
 	release_if_idle(t);
 }
 
+/* Takes the first chunk (the open job hashes a resumed prefix through it)
+ * and queues the open. */
+static void get_begin(get_transfer *t)
+{
+	if (!(t->slot[0].data = mem_chunk_alloc())) {
+		mem_uncharge(t->mem, FILE_CHUNK);
+		finish(t, PBRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	start_job(t, 0); /* the open */
+}
+
+static void on_first_chunk(mem_waiter *w, mem_answer answer)
+{
+	get_transfer *t = (get_transfer *)((char *)w - offsetof(get_transfer, mem_wait));
+	char why[160];
+	if (answer == MEM_GRANTED)
+		get_begin(t);
+	else
+		finish(t, PBRPC_RESOURCE_EXHAUSTED, mem_refusal_message(answer, why, sizeof why));
+	release_if_idle(t);
+}
+
 static void get_start(pbrpc_call *call, const Pbrpc__File__GetRequest *req)
 {
 	file_service *svc = pbrpc_call_service_data(call);
 	get_transfer *t = calloc(1, sizeof *t);
-	if (t)
-		t->fd = t->root_fd = -1;
-	int have_slots = t != NULL;
-	for (int i = 0; have_slots && i < GET_SLOTS; i++)
-		have_slots =
-		    posix_memalign((void **)&t->slot[i].data, DIRECT_ALIGN, FILE_CHUNK) == 0;
-	if (!have_slots) {
-		if (t)
-			destroy(t);
+	if (!t || !(t->mem = mem_account_of(call))) {
+		free(t);
 		pbrpc_call_finish(call, PBRPC_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
+	t->fd = t->root_fd = -1;
 	t->svc = svc;
 	t->call = call;
 	if ((t->root_fd = file_call_root(call)) < 0) {
@@ -451,7 +508,22 @@ static void get_start(pbrpc_call *call, const Pbrpc__File__GetRequest *req)
 	t->piece =
 	    peer - GET_MESSAGE_OVERHEAD < FILE_CHUNK ? peer - GET_MESSAGE_OVERHEAD : FILE_CHUNK;
 	pbrpc_call_set_data(call, t);
-	start_job(t, 0); /* the open */
+	char why[160], shown[256];
+	switch (mem_charge(t->mem, FILE_CHUNK)) {
+	case MEM_GRANTED: get_begin(t); break;
+	case MEM_OVER_SHARE:
+		/* Served when this connection's other calls give memory back. */
+		pbrpc_server_log(svc->server, PBRPC_LOG_DEBUG, "%s get %s: waiting: %s",
+		                 pbrpc_call_conn_name(call),
+		                 file_path_printable(t->path, shown, sizeof shown),
+		                 mem_refusal_message(MEM_OVER_SHARE, why, sizeof why));
+		mem_wait(t->mem, &t->mem_wait, FILE_CHUNK, on_first_chunk);
+		break;
+	case MEM_OVER_TOTAL:
+		finish(t, PBRPC_RESOURCE_EXHAUSTED,
+		       mem_refusal_message(MEM_OVER_TOTAL, why, sizeof why));
+		break;
+	}
 	release_if_idle(t);
 }
 

@@ -6,8 +6,12 @@
  * Chunks received on the loop wait in a queue; one thread-pool job at a time
  * writes (and hashes, in order) everything queued. While more than two
  * chunks wait we stop reading the connection (pbrpc_call_pause), so memory
- * per upload is bounded whatever the file size. Chunk buffers are reused,
- * not freed: fresh memory costs a page fault per 4 KiB.
+ * per upload is bounded whatever the file size. Chunk buffers are charged to
+ * the memory budget (mem_budget.h) and come from its pool, where they stay
+ * warm for the next chunks: fresh memory costs a page fault per 4 KiB. A
+ * chunk that takes the connection past its share is kept (it has arrived)
+ * but the connection is not read again until it is back within its share;
+ * when the daemon's budget is spent the upload ends with RESOURCE_EXHAUSTED.
  *
  * Writes go behind: each chunk's writeback starts as soon as it is written,
  * and once a range is WRITE_BEHIND_LAG behind the end we wait for it and drop
@@ -21,6 +25,7 @@
  * it. Temporary files untouched for a day are swept (file_io.c). */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,9 +37,9 @@
 #include "caller.h"
 #include "file_io.h"
 #include "file_service.h"
+#include "mem_budget.h"
 
 #define PUT_MAX_QUEUED   (2 * (size_t)FILE_CHUNK)
-#define PUT_MAX_SPARE    3 /* chunk buffers kept for reuse */
 #define WRITE_BEHIND_LAG ((uint64_t)8 << 20)
 #define NANOS_PER_SECOND 1000000000u
 
@@ -51,9 +56,23 @@ struct file_upload {
 
 typedef struct put_chunk {
 	struct put_chunk *next;
-	size_t len, cap;
-	uint8_t data[];
+	size_t len, cap; /* chunk_charge(cap) is charged to the budget */
+	uint8_t *data;   /* a pooled chunk if cap is FILE_CHUNK, else malloc'ed */
 } put_chunk;
+
+/* A chunk of at least half of FILE_CHUNK gets a pooled buffer; a smaller one
+ * a buffer of its size, so that a client sending tiny chunks is not charged
+ * a whole one for each. */
+static size_t chunk_cap(size_t len)
+{
+	return len >= FILE_CHUNK / 2 && len <= FILE_CHUNK ? FILE_CHUNK : len;
+}
+
+/* What a chunk costs: its buffer, its header and malloc's bookkeeping. */
+static size_t chunk_charge(size_t cap)
+{
+	return cap + sizeof(put_chunk) + 2 * sizeof(size_t);
+}
 
 enum put_job { PUT_JOB_OPEN, PUT_JOB_WRITE, PUT_JOB_COMMIT, PUT_JOB_CLOSE };
 
@@ -88,18 +107,24 @@ typedef struct put_transfer {
 	put_chunk *queue, *queue_tail; /* received, waiting for a write job */
 	size_t queued;
 	put_chunk *writing; /* the running write job's */
-	put_chunk *done;    /* written by the last job, back to spare on the loop */
-	put_chunk *spare;   /* empty buffers for the next chunks (loop only) */
-	int n_spare;
+	put_chunk *done;    /* written by the last job, freed on the loop */
 	int paused, have_header, have_checksum, half_closed;
+	int mem_paused;      /* paused until the connection is back within its share */
+	mem_account *mem;    /* the connection's: every chunk is charged to it */
+	mem_waiter mem_wait; /* while mem_paused */
 	uint8_t client_sum[FILE_HASH_BYTES];
 	uint8_t stored_sum[FILE_HASH_BYTES];
 } put_transfer;
 
-static void free_chunks(put_chunk *c)
+static void free_chunks(put_transfer *t, put_chunk *c)
 {
 	while (c) {
 		put_chunk *next = c->next;
+		if (c->cap == FILE_CHUNK)
+			mem_chunk_free(c->data);
+		else
+			free(c->data);
+		mem_uncharge(t->mem, chunk_charge(c->cap));
 		free(c);
 		c = next;
 	}
@@ -133,10 +158,11 @@ static void release_if_idle(put_transfer *t)
 			return;
 	}
 	unlist_upload(t);
-	free_chunks(t->queue);
-	free_chunks(t->writing);
-	free_chunks(t->done);
-	free_chunks(t->spare);
+	mem_wait_cancel(&t->mem_wait);
+	free_chunks(t, t->queue);
+	free_chunks(t, t->writing);
+	free_chunks(t, t->done);
+	mem_account_release(t->mem);
 	if (t->root_fd >= 0)
 		close(t->root_fd);
 	free(t);
@@ -294,34 +320,24 @@ static void write_job(put_transfer *t)
 	t->writing = NULL;
 }
 
-/* Keeps up to PUT_MAX_SPARE written chunks' buffers for the next ones. */
+/* Gives the written chunks back: the pool keeps them warm for the next. */
 static void recycle_done(put_transfer *t)
 {
-	while (t->done) {
-		put_chunk *c = t->done;
-		t->done = c->next;
-		if (t->n_spare < PUT_MAX_SPARE) {
-			c->next = t->spare;
-			t->spare = c;
-			t->n_spare++;
-		} else {
-			free(c);
-		}
-	}
+	free_chunks(t, t->done);
+	t->done = NULL;
 }
 
-/* A buffer for len bytes: a spare one if it is big enough. */
-static put_chunk *get_chunk(put_transfer *t, size_t len)
+/* A buffer for len bytes, whose charge the caller has made. */
+static put_chunk *get_chunk(size_t len)
 {
-	put_chunk *c = t->spare;
-	if (c && c->cap >= len) {
-		t->spare = c->next;
-		t->n_spare--;
-	} else {
-		size_t cap = len > FILE_CHUNK ? len : FILE_CHUNK;
-		if (!(c = malloc(sizeof *c + cap)))
-			return NULL;
-		c->cap = cap;
+	put_chunk *c = malloc(sizeof *c);
+	if (!c)
+		return NULL;
+	c->cap = chunk_cap(len);
+	c->data = c->cap == FILE_CHUNK ? mem_chunk_alloc() : malloc(c->cap);
+	if (!c->data) {
+		free(c);
+		return NULL;
 	}
 	c->next = NULL;
 	c->len = len;
@@ -441,7 +457,7 @@ static void kick(put_transfer *t)
 		t->queue = t->queue_tail = NULL;
 		t->queued = 0;
 		start_job(t, PUT_JOB_WRITE);
-		if (t->paused && t->call) {
+		if (t->paused && t->call && !t->mem_paused) {
 			t->paused = 0;
 			pbrpc_call_pause(t->call, 0);
 		}
@@ -522,6 +538,19 @@ static pbrpc_status take_header(put_transfer *t, const Pbrpc__File__PutHeader *h
 	return PBRPC_OK;
 }
 
+/* The connection is back within its share: read it again, unless the disk
+ * is still behind (kick() resumes then). */
+static void on_share_back(mem_waiter *w, mem_answer answer)
+{
+	put_transfer *t = (put_transfer *)((char *)w - offsetof(put_transfer, mem_wait));
+	(void)answer; /* a wait for 0 bytes is always granted */
+	t->mem_paused = 0;
+	if (t->paused && t->call && t->queued < PUT_MAX_QUEUED) {
+		t->paused = 0;
+		pbrpc_call_pause(t->call, 0);
+	}
+}
+
 static pbrpc_status take_data(put_transfer *t, const ProtobufCBinaryData *data, pbrpc_error *err)
 {
 	if (data->len > FILE_CHUNK)
@@ -533,9 +562,17 @@ static pbrpc_status take_data(put_transfer *t, const ProtobufCBinaryData *data, 
 		                 "%s: more data than the header's size", t->path);
 	if (data->len == 0)
 		return PBRPC_OK;
-	put_chunk *c = get_chunk(t, data->len);
-	if (!c)
+	size_t charge = chunk_charge(chunk_cap(data->len));
+	char why[160];
+	mem_answer charged = mem_charge_past_share(t->mem, charge);
+	if (charged == MEM_OVER_TOTAL)
+		return file_fail(err, PBRPC_RESOURCE_EXHAUSTED, "%s",
+		                 mem_refusal_message(charged, why, sizeof why));
+	put_chunk *c = get_chunk(data->len);
+	if (!c) {
+		mem_uncharge(t->mem, charge);
 		return file_fail(err, PBRPC_RESOURCE_EXHAUSTED, "out of memory");
+	}
 	memcpy(c->data, data->data, data->len);
 	if (t->queue_tail)
 		t->queue_tail->next = c;
@@ -548,6 +585,15 @@ static pbrpc_status take_data(put_transfer *t, const ProtobufCBinaryData *data, 
 	if (t->queued >= PUT_MAX_QUEUED && !t->paused) {
 		t->paused = 1;
 		pbrpc_call_pause(t->call, 1);
+	}
+	/* Past the connection's share: no more from it until it is back within. */
+	if (charged == MEM_OVER_SHARE && !t->mem_paused) {
+		t->mem_paused = 1;
+		if (!t->paused) {
+			t->paused = 1;
+			pbrpc_call_pause(t->call, 1);
+		}
+		mem_wait(t->mem, &t->mem_wait, 0, on_share_back);
 	}
 	kick(t);
 	return PBRPC_OK;
@@ -589,11 +635,17 @@ static void put_start(pbrpc_call *call)
 		pbrpc_call_finish(call, PBRPC_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
+	if (!(t->mem = mem_account_of(call))) {
+		free(t);
+		pbrpc_call_finish(call, PBRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
 	t->svc = pbrpc_call_service_data(call);
 	t->loop = pbrpc_call_loop(call);
 	t->call = call;
 	t->fd = t->dir_fd = -1;
 	if ((t->root_fd = file_call_root(call)) < 0) {
+		mem_account_release(t->mem);
 		free(t);
 		pbrpc_call_finish(call, PBRPC_RESOURCE_EXHAUSTED, "out of file descriptors");
 		return;

@@ -14,6 +14,7 @@
 #include "client_policy.h"
 #include "file_service.h"
 #include "identities.h"
+#include "mem_budget.h"
 #include "options.h"
 #include "paths.h"
 #include "pbrpc.h"
@@ -174,6 +175,7 @@ static pbrpc_server *start_server(const rpcd_options *o, const rpcd_keys *keys)
 		fprintf(stderr, "rpcd: %s\n", err.message);
 		return NULL;
 	}
+	mem_budget_configure(s, (size_t)o->max_memory);
 	if (rpcd_echo_register(s, &err) != PBRPC_OK || rpcd_time_register(s, &err) != PBRPC_OK) {
 		fprintf(stderr, "rpcd: %s\n", err.message);
 		goto fail;

@@ -24,6 +24,7 @@ enum {
 	OPT_MAX_STARTUPS,
 	OPT_PENALTY,
 	OPT_AUTHORIZED_KEYS,
+	OPT_MAX_MEMORY,
 };
 
 /* A generous cap that still catches typos; the library bounds its own work. */
@@ -50,6 +51,7 @@ static const struct option long_options[] = {
     {"exec-allow", required_argument, NULL, OPT_EXEC_ALLOW},
     {"max-exec", required_argument, NULL, OPT_MAX_EXEC},
     {"partial-max-age", required_argument, NULL, OPT_PARTIAL_MAX_AGE},
+    {"max-memory", required_argument, NULL, OPT_MAX_MEMORY},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -110,6 +112,12 @@ static void print_usage(FILE *out)
 	        "                             untouched this long, at startup and when a put\n"
 	        "                             begins in their directory (default %d, a day);\n"
 	        "                             0: keep none, and remove them all at startup\n"
+	        "      --max-memory BYTES     most memory all calls together may hold for\n"
+	        "                             their buffers, 4M..1024G; K, M and G suffixes\n"
+	        "                             (default 256M). One connection's calls may\n"
+	        "                             hold an eighth of it (at least 4M): beyond,\n"
+	        "                             its new calls wait; when the whole is held,\n"
+	        "                             calls that need more get RESOURCE_EXHAUSTED\n"
 	        "  -v, --verbose              log debug lines too\n"
 	        "  -q, --quiet                log only warnings and errors\n"
 	        "  -h, --help                 show this help and exit\n"
@@ -138,7 +146,7 @@ static rpcd_parse_result usage_error(const char *fmt, ...)
 	return RPCD_PARSE_ERROR;
 }
 
-/* Parses a decimal count with an optional K or M (binary) suffix into *out,
+/* Parses a decimal count with an optional K, M or G (binary) suffix into *out,
  * refusing signs, junk, overflow and values above max. */
 static int parse_count(const char *text, uint64_t max, uint64_t *out)
 {
@@ -154,6 +162,8 @@ static int parse_count(const char *text, uint64_t max, uint64_t *out)
 		shift = 10, end++;
 	else if (*end == 'm' || *end == 'M')
 		shift = 20, end++;
+	else if (*end == 'g' || *end == 'G')
+		shift = 30, end++;
 	if (*end != '\0' || value > (max >> shift))
 		return -1;
 	*out = (uint64_t)value << shift;
@@ -318,6 +328,17 @@ rpcd_parse_result rpcd_options_parse(int argc, char **argv, rpcd_options *o)
 				return RPCD_PARSE_ERROR;
 			}
 			o->partial_max_age = (int64_t)value;
+			break;
+		case OPT_MAX_MEMORY:
+			if (parse_count(optarg, RPCD_MAX_MAX_MEMORY, &value) != 0 ||
+			    value < RPCD_MIN_MAX_MEMORY) {
+				fprintf(stderr,
+				        "rpcd: --max-memory '%s': must be 4M..1024G bytes (K, M "
+				        "and G suffixes)\n",
+				        optarg);
+				return RPCD_PARSE_ERROR;
+			}
+			o->max_memory = (uint64_t)value;
 			break;
 		case 'v': o->log_level = PBRPC_LOG_DEBUG; break;
 		case 'q': o->log_level = PBRPC_LOG_WARN; break;

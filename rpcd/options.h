@@ -28,11 +28,15 @@ typedef struct rpcd_options {
 	unsigned max_startups_total;   /* ... in all; 0: the library default */
 	unsigned penalty_failures;     /* --penalty FAILURES:SECONDS; UINT_MAX: off */
 	unsigned penalty_seconds;
+	uint64_t max_memory;           /* --max-memory: bytes all calls' buffers; 0: the default */
 } rpcd_options;
 
 #define RPCD_DEFAULT_MAX_EXEC 16
 /* A day: long enough to resume after a dropped connection or a restart. */
 #define RPCD_DEFAULT_PARTIAL_MAX_AGE (24 * 3600)
+/* --max-memory's range (the default is MEM_DEFAULT_MAX in mem_budget.h). */
+#define RPCD_MIN_MAX_MEMORY ((uint64_t)4 << 20)
+#define RPCD_MAX_MAX_MEMORY ((uint64_t)1 << 40)
 
 typedef enum rpcd_parse_result {
 	RPCD_PARSE_RUN = 0, /* options are valid: start the server */

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include "exec_plan.h"
 #include "exec_policy.h"
 #include "exec_spawn.h"
+#include "mem_budget.h"
 #include "pbrpc/exec.pbrpc.h"
 #include "services.h"
 
@@ -72,7 +74,10 @@ typedef struct exec_run {
 	uint64_t start_ns;
 	uint64_t duration_ms;
 	char conn[24];
-	char name[64]; /* argv[0], printable, for the log */
+	char name[64];           /* argv[0], printable, for the log */
+	mem_account *mem;        /* the connection's: the run and its queued stdin are charged */
+	mem_waiter mem_wait;     /* while mem_paused */
+	unsigned mem_paused : 1; /* stdin took the connection past its share */
 	char buf[READ_CHUNK];
 } exec_run;
 
@@ -108,6 +113,9 @@ static void on_handle_closed(uv_handle_t *h)
 	if (--run->open_handles > 0)
 		return;
 	run->svc->n_runs--;
+	mem_wait_cancel(&run->mem_wait);
+	mem_uncharge(run->mem, sizeof *run);
+	mem_account_release(run->mem);
 	free(run);
 }
 
@@ -423,16 +431,32 @@ static void on_stdin_written(uv_write_t *req, int status)
 	stdin_write *w = req->data;
 	exec_run *run = w->run;
 	run->in_queued -= w->len;
+	mem_uncharge(run->mem, sizeof *w + w->len);
 	free(w);
 	if (status < 0 && !run->in_closed)
 		close_stdin(run); /* EPIPE: the program closed its stdin; drop the rest */
-	if (run->in_paused && (run->in_queued <= STDIN_LOW_WATER || run->in_closed)) {
+	if (run->in_paused && !run->mem_paused &&
+	    (run->in_queued <= STDIN_LOW_WATER || run->in_closed)) {
 		run->in_paused = 0;
 		if (run->call)
 			pbrpc_call_pause(run->call, 0);
 	}
 	if (run->in_eof && run->in_queued == 0 && !run->in_closed)
 		close_stdin(run);
+}
+
+/* The connection is back within its memory share: read it again unless the
+ * program's stdin is still full. */
+static void on_share_back(mem_waiter *w, mem_answer answer)
+{
+	exec_run *run = (exec_run *)((char *)w - offsetof(exec_run, mem_wait));
+	(void)answer; /* a wait for 0 bytes is always granted */
+	run->mem_paused = 0;
+	if (run->in_paused && (run->in_queued <= STDIN_HIGH_WATER || run->in_closed)) {
+		run->in_paused = 0;
+		if (run->call)
+			pbrpc_call_pause(run->call, 0);
+	}
 }
 
 static void write_stdin(exec_run *run, ProtobufCBinaryData data)
@@ -443,8 +467,16 @@ static void write_stdin(exec_run *run, ProtobufCBinaryData data)
 	}
 	if (run->in_closed || data.len == 0)
 		return; /* the program stopped reading: what it will never read is dropped */
+	char why[160];
+	mem_answer charged = mem_charge_past_share(run->mem, sizeof(stdin_write) + data.len);
+	if (charged == MEM_OVER_TOTAL) {
+		fail_run(run, PBRPC_RESOURCE_EXHAUSTED,
+		         mem_refusal_message(charged, why, sizeof why));
+		return;
+	}
 	stdin_write *w = malloc(sizeof *w + data.len);
 	if (!w) {
+		mem_uncharge(run->mem, sizeof(stdin_write) + data.len);
 		fail_run(run, PBRPC_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
@@ -455,6 +487,7 @@ static void write_stdin(exec_run *run, ProtobufCBinaryData data)
 	uv_buf_t b = uv_buf_init(w->data, (unsigned)data.len);
 	int rc = uv_write(&w->req, (uv_stream_t *)&run->in, &b, 1, on_stdin_written);
 	if (rc != 0) {
+		mem_uncharge(run->mem, sizeof *w + w->len);
 		free(w);
 		close_stdin(run);
 		return;
@@ -463,6 +496,15 @@ static void write_stdin(exec_run *run, ProtobufCBinaryData data)
 	if (run->in_queued > STDIN_HIGH_WATER && !run->in_paused) {
 		run->in_paused = 1;
 		pbrpc_call_pause(run->call, 1);
+	}
+	/* Past the connection's memory share: no more from it until it is back. */
+	if (charged == MEM_OVER_SHARE && !run->mem_paused) {
+		run->mem_paused = 1;
+		if (!run->in_paused) {
+			run->in_paused = 1;
+			pbrpc_call_pause(run->call, 1);
+		}
+		mem_wait(run->mem, &run->mem_wait, 0, on_share_back);
 	}
 }
 
@@ -514,14 +556,26 @@ static pbrpc_status spawn_run(exec_service *svc, pbrpc_call *call, const rpcd_ex
 {
 	uv_loop_t *loop = pbrpc_call_loop(call);
 	exec_run *run = calloc(1, sizeof *run);
-	if (!run) {
+	if (!run || !(run->mem = mem_account_of(call))) {
+		free(run);
 		err->code = PBRPC_RESOURCE_EXHAUSTED;
 		snprintf(err->message, sizeof err->message, "out of memory");
+		return err->code;
+	}
+	/* The run's output buffer: refused only when the daemon's budget is
+	 * spent (runs are few: --max-exec). */
+	if (mem_charge_past_share(run->mem, sizeof *run) == MEM_OVER_TOTAL) {
+		mem_account_release(run->mem);
+		free(run);
+		err->code = PBRPC_RESOURCE_EXHAUSTED;
+		mem_refusal_message(MEM_OVER_TOTAL, err->message, sizeof err->message);
 		return err->code;
 	}
 	run->start_ns = uv_hrtime();
 	int rc = rpcd_spawn(plan, &run->child);
 	if (rc != 0) { /* nothing was started, nothing is open */
+		mem_uncharge(run->mem, sizeof *run);
+		mem_account_release(run->mem);
 		free(run);
 		return spawn_error(rc, plan->name, err);
 	}
