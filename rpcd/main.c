@@ -164,7 +164,8 @@ static pbrpc_server *start_server(const rpcd_options *o, const rpcd_keys *keys)
 	so.max_unauthenticated_per_source = o->max_startups;
 	so.max_unauthenticated = o->max_startups_total;
 	so.penalty_failures = o->penalty_failures;
-	so.penalty_window_ms = so.penalty_ms = o->penalty_seconds * 1000u;
+	so.penalty_window_ms = o->penalty_seconds * 1000u;
+	so.penalty_ms = o->penalty_refuse_seconds * 1000u;
 	if (keys->has_host_key) {
 		so.host_key = keys->host_key;
 		rpcd_policy_attach(&so);

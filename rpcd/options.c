@@ -92,10 +92,10 @@ static void print_usage(FILE *out)
 	        "                             handshakes in progress at once from one client\n"
 	        "                             address (default 32) and in all (default 256);\n"
 	        "                             more are refused before any key work\n"
-	        "      --penalty FAILURES:SECONDS\n"
+	        "      --penalty FAILURES:SECONDS[:REFUSE_SECONDS]\n"
 	        "                             an address with FAILURES failed handshakes within\n"
-	        "                             SECONDS is refused for SECONDS (default 64:10;\n"
-	        "                             0 turns penalties off)\n"
+	        "                             SECONDS is refused for REFUSE_SECONDS (default\n"
+	        "                             SECONDS; 64:10 in all); 0 turns penalties off\n"
 	        "      --handshake-timeout MS close a connection that has not authenticated\n"
 	        "                             within MS milliseconds, 1..%u (default 10000)\n"
 	        "      --idle-timeout MS      close an authenticated connection with no call\n"
@@ -233,23 +233,25 @@ rpcd_parse_result rpcd_options_parse(int argc, char **argv, rpcd_options *o)
 			break;
 		}
 		case OPT_PENALTY: {
-			unsigned long f = 0, secs = 0;
-			char tail;
+			unsigned long f = 0, secs = 0, refuse = 0;
+			int n = 0;
 			if (strcmp(optarg, "0") == 0) {
 				o->penalty_failures = UINT_MAX;
 				break;
 			}
-			if (sscanf(optarg, "%lu:%lu%c", &f, &secs, &tail) != 2 || f == 0 ||
-			    f > 1000000 || secs == 0 || secs > 86400 ||
+			int fields = sscanf(optarg, "%lu:%lu%n:%lu%n", &f, &secs, &n, &refuse, &n);
+			if (fields < 2 || (size_t)n != strlen(optarg) || f == 0 || f > 1000000 ||
+			    secs == 0 || secs > 86400 || (fields == 3 && (refuse == 0 || refuse > 86400)) ||
 			    strspn(optarg, "0123456789:") != strlen(optarg)) {
 				fprintf(stderr,
-				        "rpcd: --penalty '%s': want FAILURES:SECONDS (1..1000000, "
-				        "1..86400) or 0 (off)\n",
+				        "rpcd: --penalty '%s': want FAILURES:SECONDS[:REFUSE_SECONDS] "
+				        "(1..1000000, 1..86400, 1..86400) or 0 (off)\n",
 				        optarg);
 				return RPCD_PARSE_ERROR;
 			}
 			o->penalty_failures = (unsigned)f;
 			o->penalty_seconds = (unsigned)secs;
+			o->penalty_refuse_seconds = (unsigned)(fields == 3 ? refuse : secs);
 			break;
 		}
 		case 'r':

@@ -27,7 +27,8 @@ typedef struct rpcd_options {
 	unsigned max_startups;         /* --max-startups N[:TOTAL]: per address; 0: default */
 	unsigned max_startups_total;   /* ... in all; 0: the library default */
 	unsigned penalty_failures;     /* --penalty FAILURES:SECONDS; UINT_MAX: off */
-	unsigned penalty_seconds;
+	unsigned penalty_seconds;        /* the window failures are counted in */
+	unsigned penalty_refuse_seconds; /* how long a penalized address is refused */
 	uint64_t max_memory;           /* --max-memory: bytes all calls' buffers; 0: the default */
 } rpcd_options;
 
