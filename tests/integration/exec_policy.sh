@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# exec_policy: the attacks of issue 12 against a restricted exec service, each
+# reproduced first. The environment is an allow-list (--exec-env), --cwd stays
+# beneath the root, allow-listed programs that can be replaced are refused,
+# and nothing a run starts outlives it (a cgroup per run, or rpcd as a child
+# subreaper), with a per-run process cap against fork bombs.
+. "$(dirname "$0")/../lib.sh"
+
+x_on() { # x_on NAME ARGS...: rpcc exec against server NAME, bounded in time
+	local addr_var=ADDR_$1
+	shift
+	timeout 60 "$RPCC" --key "$KEY" --server "${!addr_var}" exec "$@"
+}
+put_on() { # put_on NAME LOCAL REMOTE
+	local addr_var=ADDR_$1
+	timeout 60 "$RPCC" --key "$KEY" --server "${!addr_var}" put "$2" "$3"
+}
+# not_revealed NAME TEXT: TEXT does not hold the absolute path of $T.
+not_revealed() {
+	if grep -qF "$T" <<<"$2"; then fail "$1" "reveals $T: $2"; else pass "$1"; fi
+}
+
+# ---- 1. the environment is an allow-list ---------------------------------------
+# The review's attack: the operator lists a wrapper that runs tar; a client
+# uploads a script and has tar run it through TAR_OPTIONS.
+mkdir -p "$T/bin"
+cat >"$T/bin/backup" <<'EOS'
+#!/bin/sh
+exec /usr/bin/tar -cf /dev/null .
+EOS
+chmod 755 "$T/bin/backup"
+printf '%s\n' "$T/bin/backup" /usr/bin/printenv /bin/pwd >"$T/allow"
+start_rpcd tar --exec-allow "$T/allow" || exit 1
+MARK=$T/evil-ran
+printf '#!/bin/sh\ntouch %s\n' "$MARK" >"$T/evil.sh"
+chmod 755 "$T/evil.sh"
+put_on tar "$T/evil.sh" evil.sh >/dev/null
+check "attack: evil.sh uploaded with put" test -x "$T/root-tar/evil.sh"
+out=$(x_on tar --env "TAR_OPTIONS=--checkpoint=1 --checkpoint-action=exec=./evil.sh" \
+	-- "$T/bin/backup" 2>&1)
+rc=$?
+expect_eq "attack: TAR_OPTIONS refused (126, PERMISSION_DENIED naming it)" \
+	"126 rpcc: exec: TAR_OPTIONS: this server does not accept that environment variable (PERMISSION_DENIED)" \
+	"$rc $out"
+if [ -e "$MARK" ]; then fail "attack: evil.sh did not run" "$MARK exists"; else
+	pass "attack: evil.sh did not run (no marker file)"; fi
+x_on tar -- "$T/bin/backup"
+expect_eq "attack: the wrapper itself still runs" 0 $?
+# Any name not accepted, whether the old deny-list knew it or not.
+for var in LD_PRELOAD=/x.so PATH=. GIT_CONFIG_GLOBAL=./c OPENSSL_CONF=./c JAVA_TOOL_OPTIONS=-x \
+	LUA_INIT=@x PHPRC=. MAKEFLAGS=x LESSOPEN='|./x %s' 'BASH_FUNC_ls%%=() { :; }' LANG=C; do
+	out=$(x_on tar --env "$var" -- /usr/bin/printenv 2>&1)
+	expect_eq "allow-list without --exec-env: ${var%%=*} refused" \
+		"126 rpcc: exec: ${var%%=*}: this server does not accept that environment variable (PERMISSION_DENIED)" \
+		"$? $out"
+done
+
+start_rpcd lc --exec-allow "$T/allow" --exec-env 'LC_*' --exec-env TZ,EXEC_TEST_X || exit 1
+expect_eq "--exec-env LC_*: LC_ALL passes" "C.UTF-8" "$(x_on lc --env LC_ALL=C.UTF-8 -- /usr/bin/printenv LC_ALL)"
+expect_eq "--exec-env repeated: TZ passes" "UTC" "$(x_on lc --env TZ=UTC -- /usr/bin/printenv TZ)"
+out=$(x_on lc --env LC_ALL=C --env LANG=C -- /usr/bin/printenv LC_ALL 2>&1)
+expect_eq "--exec-env LC_*: LANG refused" \
+	"126 rpcc: exec: LANG: this server does not accept that environment variable (PERMISSION_DENIED)" \
+	"$? $out"
+out=$(x_on lc --env "TAR_OPTIONS=--checkpoint=1 --checkpoint-action=exec=./evil.sh" \
+	-- "$T/bin/backup" 2>&1)
+expect_eq "--exec-env LC_*: TAR_OPTIONS still refused" 126 $?
+[ -e "$MARK" ] && fail "--exec-env LC_*: evil.sh did not run" "$MARK exists"
+
+# Unrestricted exec: the client may run any program (sh -c 'export X=...'), so
+# every name is accepted -- unless --exec-env is given, which always applies.
+start_rpcd open || exit 1
+expect_eq "no --exec-allow, no --exec-env: any name passes" "v" \
+	"$(x_on open --env TAR_OPTIONS=v -- printenv TAR_OPTIONS)"
+start_rpcd openenv --exec-env TZ || exit 1
+expect_eq "no --exec-allow, --exec-env TZ: TZ passes" "UTC" "$(x_on openenv --env TZ=UTC -- printenv TZ)"
+out=$(x_on openenv --env FOO=1 -- true 2>&1)
+expect_eq "no --exec-allow, --exec-env TZ: FOO refused" \
+	"126 rpcc: exec: FOO: this server does not accept that environment variable (PERMISSION_DENIED)" \
+	"$? $out"
+for bad in 'TAR-OPTIONS' '' 'LC_[A-Z]' 'A,,B' '9X'; do
+	timeout 10 "$RPCD" --key "$KEY" --root "$T" --listen 127.0.0.1:0 --exec-env "$bad" \
+		>/dev/null 2>"$T/badenv.log"
+	rc=$?
+	if [ "$rc" = 1 ] && grep -q "^rpcd: --exec-env '.*': " "$T/badenv.log"; then
+		pass "--exec-env '$bad': rpcd refuses to start, naming it"
+	else
+		fail "--exec-env '$bad': rpcd refuses to start, naming it" "rc $rc" "$(cat "$T/badenv.log")"
+	fi
+done
+
+finish
