@@ -128,12 +128,15 @@ static int spawn_file(pid_t *pid, const char *file, const posix_spawn_file_actio
 	return -rc;
 }
 
-/* Whether candidate (relative ones are relative to cwd, where the child will
- * be) may exist: 0 yes, else the errno that stat gave. */
-static int candidate_missing(const char *candidate, const char *cwd)
+/* Whether candidate (relative ones are relative to the run's directory, where
+ * the child will be) may exist: 0 yes, else the errno that stat gave. */
+static int candidate_missing(const char *candidate, const rpcd_exec_plan *plan)
 {
 	char joined[PATH_MAX];
 	struct stat st;
+	const char *cwd = plan->cwd;
+	if (candidate[0] != '/' && plan->cwd_fd >= 0)
+		return fstatat(plan->cwd_fd, candidate, &st, 0) == 0 ? 0 : errno;
 	if (candidate[0] != '/') {
 		size_t n = strlen(cwd), m = strlen(candidate);
 		if (n + 1 + m + 1 > sizeof joined)
@@ -170,7 +173,7 @@ static int spawn_searched(pid_t *pid, const rpcd_exec_plan *plan,
 				n = dir_len + 1;
 			}
 			memcpy(candidate + n, name, name_len + 1);
-			int rc = candidate_missing(candidate, plan->cwd);
+			int rc = candidate_missing(candidate, plan);
 			if (rc == 0)
 				rc = -spawn_file(pid, candidate, actions, plan->argv, plan->env);
 			switch (rc) {
@@ -205,7 +208,9 @@ static int build_actions(posix_spawn_file_actions_t *actions, const rpcd_exec_pl
 	if (rc == 0)
 		rc = posix_spawn_file_actions_adddup2(actions, stderr_write, 2);
 	if (rc == 0)
-		rc = posix_spawn_file_actions_addchdir_np(actions, plan->cwd);
+		rc = plan->cwd_fd >= 0
+		         ? posix_spawn_file_actions_addfchdir_np(actions, plan->cwd_fd)
+		         : posix_spawn_file_actions_addchdir_np(actions, plan->cwd);
 	return -rc;
 }
 

@@ -22,9 +22,17 @@ typedef struct rpcd_options {
 	const char *exec_allow;        /* --exec-allow FILE: only the programs listed there */
 	unsigned max_exec;             /* --max-exec: programs running at once; 0: the default */
 	int64_t partial_max_age;       /* --partial-max-age: seconds an abandoned upload is kept */
+	const char **exec_env;         /* --exec-env NAME,...: names a client may set, into argv */
+	size_t n_exec_env;
+	unsigned exec_max_pids;   /* --exec-max-pids: processes per run; 0: the default */
+	int exec_max_pids_given;  /* set on the command line: failing to apply it is fatal */
+	uint64_t exec_max_memory; /* --exec-max-memory: bytes per run; 0: no limit */
+	int no_cgroup;            /* --no-cgroup: contain runs without a cgroup */
 } rpcd_options;
 
 #define RPCD_DEFAULT_MAX_EXEC 16
+/* Processes (and threads) one run may have at once, where a cgroup holds it. */
+#define RPCD_DEFAULT_EXEC_MAX_PIDS 256
 /* A day: long enough to resume after a dropped connection or a restart. */
 #define RPCD_DEFAULT_PARTIAL_MAX_AGE (24 * 3600)
 
@@ -34,7 +42,7 @@ typedef enum rpcd_parse_result {
 	RPCD_PARSE_ERROR,   /* a message was printed to stderr: exit 1 */
 } rpcd_parse_result;
 
-/* Parses argv into o. o->listen is malloc'ed: free it with rpcd_options_free(). */
+/* Parses argv into o. o->listen and o->exec_env are malloc'ed: free it with rpcd_options_free(). */
 rpcd_parse_result rpcd_options_parse(int argc, char **argv, rpcd_options *o);
 void rpcd_options_free(rpcd_options *o);
 

@@ -38,6 +38,7 @@ typedef struct exec_service {
 	pbrpc_server *server;
 	rpcd_exec_policy policy;
 	const char *root;
+	int root_fd; /* the root, for resolving --cwd beneath it */
 	unsigned max_runs;
 	unsigned n_runs; /* runs not yet freed, including ones still being killed */
 } exec_service;
@@ -593,14 +594,13 @@ static void start_run(pbrpc_call *call, const Pbrpc__Exec__Start *start)
 	pbrpc_status st;
 
 	if (svc->policy.disabled) { /* said before anything else is looked at */
-		st = rpcd_exec_policy_check(&svc->policy, "", &err);
+		st = err.code = PBRPC_PERMISSION_DENIED;
+		snprintf(err.message, sizeof err.message, "exec is disabled on this server");
 		goto refused;
 	}
-	st = rpcd_exec_plan_build(&plan, start, svc->root, &err);
+	st = rpcd_exec_plan_build(&plan, start, svc->root, svc->root_fd, &err);
 	if (st == PBRPC_OK)
-		st = rpcd_exec_policy_check(&svc->policy, plan.program, &err);
-	if (st == PBRPC_OK) /* the client's entries come first in plan.env */
-		st = rpcd_exec_policy_check_env(&svc->policy, plan.env, start->n_env, &err);
+		st = rpcd_exec_policy_permit(&svc->policy, &plan, &err);
 	if (st == PBRPC_OK && svc->n_runs >= svc->max_runs) {
 		st = err.code = PBRPC_RESOURCE_EXHAUSTED;
 		snprintf(err.message, sizeof err.message,
@@ -677,6 +677,12 @@ static void inherited_fds_cloexec(void)
 	}
 }
 
+static void warn_to_log(void *ctx, const char *message)
+{
+	exec_service *svc = ctx;
+	pbrpc_server_log(svc->server, PBRPC_LOG_WARN, "%s", message);
+}
+
 pbrpc_status rpcd_exec_register(pbrpc_server *s, const rpcd_options *o, pbrpc_error *err)
 {
 	exec_service *svc = calloc(1, sizeof *svc);
@@ -687,11 +693,30 @@ pbrpc_status rpcd_exec_register(pbrpc_server *s, const rpcd_options *o, pbrpc_er
 	}
 	the_service = svc;
 	svc->server = s;
+	svc->root_fd = -1;
 	svc->root = o->root;
 	svc->max_runs = o->max_exec ? o->max_exec : RPCD_DEFAULT_MAX_EXEC;
 	svc->policy.disabled = o->no_exec;
+	svc->policy.root = o->root;
+	svc->policy.warn = warn_to_log;
+	svc->policy.warn_ctx = svc;
+	svc->root_fd = open(o->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (svc->root_fd < 0) {
+		err->code = PBRPC_FAILED_PRECONDITION;
+		snprintf(err->message, sizeof err->message, "--root %s: %s", o->root,
+		         strerror(errno));
+		return err->code;
+	}
 	if (o->exec_allow && rpcd_exec_policy_load(&svc->policy, o->exec_allow, err) != 0)
 		return err->code;
+	for (size_t i = 0; i < o->n_exec_env; i++) {
+		if (rpcd_exec_policy_accept_env(&svc->policy, o->exec_env[i], ",", err) != 0) {
+			char why[sizeof err->message];
+			snprintf(why, sizeof why, "%s", err->message);
+			snprintf(err->message, sizeof err->message, "--exec-env %.900s", why);
+			return err->code;
+		}
+	}
 	inherited_fds_cloexec();
 	return pbrpc_exec_exec_register(s, &exec_handlers, svc, err);
 }
@@ -701,6 +726,8 @@ void rpcd_exec_free(void)
 	if (!the_service)
 		return;
 	rpcd_exec_policy_free(&the_service->policy);
+	if (the_service->root_fd >= 0)
+		close(the_service->root_fd);
 	free(the_service);
 	the_service = NULL;
 }
