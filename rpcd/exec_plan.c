@@ -167,6 +167,21 @@ static pbrpc_status cwd_error(int e, const char *shown, pbrpc_error *err)
 	}
 }
 
+/* The run's directory exists, is a directory and may be entered. Through the
+ * descriptor when there is one: a lookup of "." needs search permission. */
+static pbrpc_status check_dir(const rpcd_exec_plan *plan, const char *shown, pbrpc_error *err)
+{
+	struct stat st;
+	int rc = plan->cwd_fd >= 0 ? fstatat(plan->cwd_fd, ".", &st, 0) : stat(plan->cwd, &st);
+	if (rc != 0)
+		return cwd_error(errno, shown, err);
+	if (!S_ISDIR(st.st_mode))
+		return cwd_error(ENOTDIR, shown, err);
+	if (plan->cwd_fd < 0 && access(plan->cwd, X_OK) != 0)
+		return cwd_error(errno, shown, err);
+	return PBRPC_OK;
+}
+
 /* Checked here, before spawning, because posix_spawn reports a bad directory
  * with the same ENOENT/EACCES as a bad program. A relative cwd is opened
  * beneath the root by the kernel (symlinks included), and the run starts in
@@ -204,16 +219,20 @@ static pbrpc_status build_cwd(rpcd_exec_plan *plan, const Pbrpc__Exec__Start *st
 		dir = joined;
 	}
 	plan->cwd = dir;
-	struct stat st;
-	/* Through the descriptor when there is one: "." needs search permission. */
-	int rc = plan->cwd_fd >= 0 ? fstatat(plan->cwd_fd, ".", &st, 0) : stat(dir, &st);
-	if (rc != 0)
-		return cwd_error(errno, shown, err);
-	if (!S_ISDIR(st.st_mode))
-		return cwd_error(ENOTDIR, shown, err);
-	if (plan->cwd_fd < 0 && access(dir, X_OK) != 0)
-		return cwd_error(errno, shown, err);
+	if (plan->cwd_fd >= 0)
+		return check_dir(plan, shown, err);
+	/* Outside the root: looked at only once a policy has allowed that (see
+	 * rpcd_exec_plan_check_cwd), so a restricted client cannot probe what
+	 * exists out there. */
+	snprintf(plan->cwd_shown, sizeof plan->cwd_shown, "%s", shown);
 	return PBRPC_OK;
+}
+
+pbrpc_status rpcd_exec_plan_check_cwd(const rpcd_exec_plan *plan, pbrpc_error *err)
+{
+	if (plan->cwd_fd >= 0)
+		return PBRPC_OK; /* checked when it was opened */
+	return check_dir(plan, plan->cwd_shown, err);
 }
 
 pbrpc_status rpcd_exec_plan_build(rpcd_exec_plan *plan, const Pbrpc__Exec__Start *start,

@@ -19,6 +19,7 @@ typedef struct rpcd_exec_plan {
 	int cwd_fd;           /* that directory, opened beneath the root; -1 if it is not */
 	int cwd_beneath_root; /* 1: the kernel resolved --cwd beneath the root (cwd_fd) */
 	size_t n_client_env;  /* env[0 .. n_client_env) are the client's entries */
+	char cwd_shown[256];  /* the client's cwd, printable, for messages */
 	const char *program;  /* what the policy checks and logs name: argv[0] or "/bin/sh" */
 	const char *name;     /* what the client named: argv[0], or "sh -c" */
 	uint32_t timeout_ms;  /* 0: none */
@@ -34,6 +35,10 @@ typedef struct rpcd_exec_plan {
  * rpcd_exec_plan_free() in every case. */
 pbrpc_status rpcd_exec_plan_build(rpcd_exec_plan *plan, const Pbrpc__Exec__Start *start,
                                   const char *root, int root_fd, pbrpc_error *err);
+/* Checks a cwd outside the root (absolute, or leading out) once the policies
+ * have allowed it: exists, is a directory, may be entered. PBRPC_OK for a cwd
+ * beneath the root (checked by rpcd_exec_plan_build already). */
+pbrpc_status rpcd_exec_plan_check_cwd(const rpcd_exec_plan *plan, pbrpc_error *err);
 void rpcd_exec_plan_free(rpcd_exec_plan *plan);
 
 #endif /* RPCD_EXEC_PLAN_H */

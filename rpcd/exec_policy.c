@@ -43,6 +43,11 @@ static char *trim(char *line)
  * replace anything; there "us" means every user but root, so that the
  * system's own root-owned programs stay listable. */
 
+static const char *us(void)
+{
+	return geteuid() == 0 ? "users other than root" : "rpcd's user";
+}
+
 static int owned_by_us(const struct stat *st)
 {
 	uid_t me = geteuid();
@@ -101,15 +106,15 @@ static const char *replaceable_on(const char *path)
 			size_t plen = (size_t)(strrchr(prefix, '/') - prefix);
 			memcpy(parent, prefix, plen);
 			parent[plen] = '\0';
-			snprintf(what, sizeof what, "the directory %s is writable by rpcd's user",
-			         plen ? parent : "/");
+			snprintf(what, sizeof what, "the directory %s is writable by %s",
+			         plen ? parent : "/", us());
 			return what;
 		}
 		if (missing || stat(prefix, &dir) != 0)
 			return NULL; /* nothing more to replace: exec will say NOT_FOUND */
 	}
 	if (S_ISREG(dir.st_mode) && writable_by_us(&dir)) {
-		snprintf(what, sizeof what, "the file is writable by rpcd's user");
+		snprintf(what, sizeof what, "the file is writable by %s", us());
 		return what;
 	}
 	return NULL;

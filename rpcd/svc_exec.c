@@ -601,6 +601,8 @@ static void start_run(pbrpc_call *call, const Pbrpc__Exec__Start *start)
 	st = rpcd_exec_plan_build(&plan, start, svc->root, svc->root_fd, &err);
 	if (st == PBRPC_OK)
 		st = rpcd_exec_policy_permit(&svc->policy, &plan, &err);
+	if (st == PBRPC_OK)
+		st = rpcd_exec_plan_check_cwd(&plan, &err);
 	if (st == PBRPC_OK && svc->n_runs >= svc->max_runs) {
 		st = err.code = PBRPC_RESOURCE_EXHAUSTED;
 		snprintf(err.message, sizeof err.message,

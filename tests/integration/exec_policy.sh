@@ -23,13 +23,20 @@ not_revealed() {
 # ---- 1. the environment is an allow-list ---------------------------------------
 # The review's attack: the operator lists a wrapper that runs tar; a client
 # uploads a script and has tar run it through TAR_OPTIONS.
+# The wrapper must be one rpcd's user cannot replace (see part 3 below): as
+# root, one of ours in our own directory; as anyone else, a file we create
+# is ours and would be left out, so tar itself is listed instead.
 mkdir -p "$T/bin"
-cat >"$T/bin/backup" <<'EOS'
-#!/bin/sh
-exec /usr/bin/tar -cf /dev/null .
-EOS
-chmod 755 "$T/bin/backup"
-printf '%s\n' "$T/bin/backup" /usr/bin/printenv /bin/pwd >"$T/allow"
+BACKUP=$T/bin/backup
+if [ "$(id -u)" = 0 ]; then
+	printf '#!/bin/sh\nexec /usr/bin/tar -cf /dev/null .\n' >"$BACKUP"
+	chmod 755 "$BACKUP"
+	BACKUP_ARGS=("$BACKUP")
+else
+	BACKUP=/usr/bin/tar
+	BACKUP_ARGS=("$BACKUP" -cf /dev/null .)
+fi
+printf '%s\n' "$BACKUP" /usr/bin/printenv /bin/pwd >"$T/allow"
 start_rpcd tar --exec-allow "$T/allow" || exit 1
 MARK=$T/evil-ran
 printf '#!/bin/sh\ntouch %s\n' "$MARK" >"$T/evil.sh"
@@ -37,14 +44,14 @@ chmod 755 "$T/evil.sh"
 put_on tar "$T/evil.sh" evil.sh >/dev/null
 check "attack: evil.sh uploaded with put" test -x "$T/root-tar/evil.sh"
 out=$(x_on tar --env "TAR_OPTIONS=--checkpoint=1 --checkpoint-action=exec=./evil.sh" \
-	-- "$T/bin/backup" 2>&1)
+	-- "${BACKUP_ARGS[@]}" 2>&1)
 rc=$?
 expect_eq "attack: TAR_OPTIONS refused (126, PERMISSION_DENIED naming it)" \
 	"126 rpcc: exec: TAR_OPTIONS: this server does not accept that environment variable (PERMISSION_DENIED)" \
 	"$rc $out"
 if [ -e "$MARK" ]; then fail "attack: evil.sh did not run" "$MARK exists"; else
 	pass "attack: evil.sh did not run (no marker file)"; fi
-x_on tar -- "$T/bin/backup"
+x_on tar -- "${BACKUP_ARGS[@]}"
 expect_eq "attack: the wrapper itself still runs" 0 $?
 # Any name not accepted, whether the old deny-list knew it or not.
 for var in LD_PRELOAD=/x.so PATH=. GIT_CONFIG_GLOBAL=./c OPENSSL_CONF=./c JAVA_TOOL_OPTIONS=-x \
@@ -63,7 +70,7 @@ expect_eq "--exec-env LC_*: LANG refused" \
 	"126 rpcc: exec: LANG: this server does not accept that environment variable (PERMISSION_DENIED)" \
 	"$? $out"
 out=$(x_on lc --env "TAR_OPTIONS=--checkpoint=1 --checkpoint-action=exec=./evil.sh" \
-	-- "$T/bin/backup" 2>&1)
+	-- "${BACKUP_ARGS[@]}" 2>&1)
 expect_eq "--exec-env LC_*: TAR_OPTIONS still refused" 126 $?
 [ -e "$MARK" ] && fail "--exec-env LC_*: evil.sh did not run" "$MARK exists"
 
@@ -88,5 +95,68 @@ for bad in 'TAR-OPTIONS' '' 'LC_[A-Z]' 'A,,B' '9X'; do
 		fail "--exec-env '$bad': rpcd refuses to start, naming it" "rc $rc" "$(cat "$T/badenv.log")"
 	fi
 done
+
+# ---- 3. --cwd stays beneath the root; no message reveals where the root is -----
+mkdir -p "$T/root-tar/sub" "$T/outside"
+ln -s "$T/outside" "$T/root-tar/link"
+ln -s ../.. "$T/root-tar/up"
+expect_eq "restricted: --cwd sub runs there" "$T/root-tar/sub" "$(x_on tar --cwd sub -- /bin/pwd)"
+expect_eq "restricted: --cwd sub/../sub stays beneath" "$T/root-tar/sub" \
+	"$(x_on tar --cwd sub/../sub -- /bin/pwd)"
+for cwd in .. ../root-tar /tmp "$T/root-tar" "$T/outside" link up link/nosuch sub/../..; do
+	out=$(x_on tar --cwd "$cwd" -- /bin/pwd 2>&1)
+	rc=$?
+	if [ "$rc" = 126 ] && grep -q "cwd must be a directory beneath the server's root.*(PERMISSION_DENIED)" <<<"$out"; then
+		pass "restricted: --cwd '$cwd' refused (PERMISSION_DENIED)"
+	else
+		fail "restricted: --cwd '$cwd' refused (PERMISSION_DENIED)" "rc $rc: $out"
+	fi
+	not_revealed "restricted: --cwd '$cwd': the root's path not revealed" "$out"
+done
+out=$(x_on tar --cwd nosuch -- /bin/pwd 2>&1)
+expect_eq "restricted: missing --cwd: NOT_FOUND (127)" \
+	"127 rpcc: exec: cwd nosuch: no such directory (NOT_FOUND)" "$? $out"
+out=$(x_on tar --cwd evil.sh -- /bin/pwd 2>&1)
+expect_eq "restricted: --cwd a file: FAILED_PRECONDITION (125)" \
+	"125 rpcc: exec: cwd evil.sh: not a directory (FAILED_PRECONDITION)" "$? $out"
+out=$(x_on open --cwd nosuch -- pwd 2>&1)
+expect_eq "unrestricted: missing --cwd names only what was sent" \
+	"127 rpcc: exec: cwd nosuch: no such directory (NOT_FOUND)" "$? $out"
+expect_eq "unrestricted: --cwd may leave the root" "$T" "$(x_on open --cwd .. -- pwd)"
+
+# ---- 3. allow-listed programs that could be replaced are left out ---------------
+# What a put could replace (beneath the root), what sits in a directory anyone
+# may write, what may be created there, what a user other than us owns.
+mkdir -p "$T/root-rep" "$T/wdir" "$T/sticky"
+chmod 777 "$T/wdir"
+chmod 1777 "$T/sticky"
+cp /bin/true "$T/root-rep/tool"
+cp /bin/true "$T/wdir/tool"
+cp /bin/true "$T/sticky/tool"
+cp /bin/true "$T/bin/tool"
+printf '%s\n' "$T/root-rep/tool" "$T/wdir/tool" "$T/wdir/missing" /bin/true >"$T/allow-rep"
+if [ "$(id -u)" = 0 ]; then
+	chown nobody "$T/bin/tool" # replaceable by nobody
+	echo "$T/sticky/tool" >>"$T/allow-rep"
+fi
+echo "$T/bin/tool" >>"$T/allow-rep"
+start_rpcd rep --exec-allow "$T/allow-rep" || exit 1
+for prog in "$T/root-rep/tool" "$T/wdir/tool" "$T/wdir/missing" "$T/bin/tool"; do
+	check "replaceable $prog: a warning names it" grep -q "warn.*allow-rep:[0-9]*: $prog left out: " "$LOG_rep"
+	out=$(x_on rep -- "$prog" 2>&1)
+	expect_eq "replaceable $prog: refused (126)" \
+		"126 rpcc: exec: not in this server's exec allow-list: $prog (PERMISSION_DENIED)" "$? $out"
+done
+check "beneath the root: the warning says a put could replace it" \
+	grep -q "root-rep/tool left out: it lies beneath the file root" "$LOG_rep"
+check "in a world-writable directory: the warning names the directory" \
+	grep -q "wdir/tool left out: the directory $T/wdir is writable by" "$LOG_rep"
+x_on rep -- /bin/true
+expect_eq "a system program on the same list still runs" 0 $?
+if [ "$(id -u)" = 0 ]; then
+	x_on rep -- "$T/sticky/tool"
+	expect_eq "root's file in a sticky directory still runs" 0 $?
+	check "not replaceable: no warning" sh -c "! grep -q 'sticky/tool left out' '$LOG_rep'"
+fi
 
 finish
