@@ -15,6 +15,36 @@ put_on() { # put_on NAME LOCAL REMOTE
 	local addr_var=ADDR_$1
 	timeout 60 "$RPCC" --key "$KEY" --server "${!addr_var}" put "$2" "$3"
 }
+# Programs we must find again carry EXEC_TEST_TAG in their environment
+# (children inherit it, setsid or not), as in exec.sh.
+RUN=$$
+BG_PIDS=()
+tagged() { grep -lszx "EXEC_TEST_TAG=$RUN-$1" /proc/[0-9]*/environ | cut -d/ -f3; }
+tag() { echo "--env=EXEC_TEST_TAG=$RUN-$1"; }
+count_tagged() { tagged "$1" | wc -l; }
+gone() { [ "$(count_tagged "$1")" -eq 0 ]; }
+at_least() { [ "$(count_tagged "$2")" -ge "$1" ]; }
+ps_tagged() { local p; for p in $(tagged "$1"); do ps -o pid=,stat=,args= -p "$p"; done; }
+wait_until() { # wait_until SECONDS CMD...: polls CMD every 0.05 s
+	local limit=$1 i
+	shift
+	for ((i = 0; i < limit * 20; i++)); do
+		"$@" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+policy_cleanup() {
+	local pid
+	for pid in "${BG_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null; done
+	for pid in $(grep -lsz "^EXEC_TEST_TAG=$RUN-" /proc/[0-9]*/environ | cut -d/ -f3); do
+		kill -KILL "$pid" 2>/dev/null
+	done
+	cleanup
+}
+trap policy_cleanup EXIT
+skip() { echo "SKIP $1: $2 (skipped, not passed)"; }
+
 # not_revealed NAME TEXT: TEXT does not hold the absolute path of $T.
 not_revealed() {
 	if grep -qF "$T" <<<"$2"; then fail "$1" "reveals $T: $2"; else pass "$1"; fi
@@ -157,6 +187,128 @@ if [ "$(id -u)" = 0 ]; then
 	x_on rep -- "$T/sticky/tool"
 	expect_eq "root's file in a sticky directory still runs" 0 $?
 	check "not replaceable: no warning" sh -c "! grep -q 'sticky/tool left out' '$LOG_rep'"
+fi
+
+# ---- 2. nothing a run starts outlives it: a cgroup per run, or a subreaper ------
+# contained PATH NAME: the tests every run must pass on either path. PATH says
+# which one the server NAME took (from its log), in each test's name.
+contained() {
+	local path=$1 name=$2 out rc
+	x_on "$name" --timeout 1 "$(tag "$path-setsid")" -- sh -c 'setsid sleep 1037 & sleep 1030'
+	expect_eq "$path: the issue's setsid + --timeout 1: exit 124" 124 $?
+	if wait_until 5 gone "$path-setsid"; then pass "$path: the setsid child is killed with its run"; else
+		fail "$path: the setsid child is killed with its run" "$(ps_tagged "$path-setsid")"; fi
+	# A double fork that detaches, and the run ends at once on its own.
+	out=$(x_on "$name" "$(tag "$path-daemon")" -- sh -c '(setsid sleep 1038 >/dev/null 2>&1 &); echo started')
+	expect_eq "$path: a daemonising program's run ends normally" started "$out"
+	if wait_until 5 gone "$path-daemon"; then pass "$path: the daemon it left is killed"; else
+		fail "$path: the daemon it left is killed" "$(ps_tagged "$path-daemon")"; fi
+	# The client killed mid-run: the run is cancelled, its escaped child goes too.
+	"$RPCC" --key "$KEY" --server "$(eval echo "\$ADDR_$name")" exec "$(tag "$path-victim")" -- \
+		sh -c 'setsid sleep 1039 & sleep 1031' &
+	local victim=$!
+	BG_PIDS+=("$victim")
+	if wait_until 10 at_least 3 "$path-victim"; then
+		kill -KILL "$victim"
+		wait "$victim" 2>/dev/null
+		if wait_until 5 gone "$path-victim"; then pass "$path: cancelled run: its setsid child is killed"; else
+			fail "$path: cancelled run: its setsid child is killed" "$(ps_tagged "$path-victim")"; fi
+	else
+		fail "$path: cancelled run: its setsid child is killed" "the program never started"
+	fi
+	# Another run ending does not take a running run's detached child with it.
+	timeout 60 "$RPCC" --key "$KEY" --server "$(eval echo "\$ADDR_$name")" exec "$(tag "$path-long")" -- \
+		sh -c 'setsid sleep 1040 & sleep 1041' &
+	local long=$!
+	BG_PIDS+=("$long")
+	if wait_until 10 at_least 3 "$path-long"; then # sh and its two sleeps
+		x_on "$name" "$(tag "$path-short")" -- sh -c '(setsid sleep 1042 >/dev/null 2>&1 &)'
+		wait_until 5 gone "$path-short"
+		expect_eq "$path: a run's end leaves another run's setsid child alone" 3 "$(count_tagged "$path-long")"
+		kill -TERM "$long"
+		wait "$long" 2>/dev/null
+		if wait_until 5 gone "$path-long"; then pass "$path: ... which goes with its own run"; else
+			fail "$path: ... which goes with its own run" "$(ps_tagged "$path-long")"; fi
+	else
+		fail "$path: a run's end leaves another run's setsid child alone" "the program never started"
+	fi
+	local pid_var=PID_$name
+	expect_eq "$path: no zombie children of rpcd" 0 "$(ps --ppid "${!pid_var}" -o stat= | grep -c Z)"
+}
+
+start_rpcd reaper --no-cgroup || exit 1
+check "subreaper path: rpcd says so in its log" grep -q "no cgroup for programs (--no-cgroup); rpcd is their child subreaper" "$LOG_reaper"
+contained subreaper reaper
+
+start_rpcd cg || exit 1
+if grep -q "exec: each program runs in a cgroup of its own beneath" "$LOG_cg"; then
+	CG_DIR=$(sed -n 's/.*in a cgroup of its own beneath \([^ ]*\) .*/\1/p' "$LOG_cg")
+	got=$(x_on cg -- cat /proc/self/cgroup | sed -n 's/^0:://p')
+	case "$CG_DIR" in
+	*"$got"*) fail "cgroup path: the program runs in a leaf of its own" "cgroup $got, rpcd's $CG_DIR" ;;
+	esac
+	if [[ "$got" == */rpcd.${PID_cg}/run-[0-9]* ]]; then pass "cgroup path: the program runs in its own leaf ($got)"; else
+		fail "cgroup path: the program runs in its own leaf" "got '$got'"; fi
+	contained cgroup cg
+	# rpcd killed -9 with a program running: the next rpcd removes the
+	# leftover cgroup and ends what is still in it.
+	timeout 60 "$RPCC" --key "$KEY" --server "$ADDR_cg" exec "$(tag cg-crash)" -- sh -c 'setsid sleep 1043 & sleep 1044' &
+	BG_PIDS+=($!)
+	if wait_until 10 at_least 2 cg-crash; then
+		kill -KILL "$PID_cg"
+		check "cgroup path: rpcd killed -9 leaves its cgroup behind" test -d "$CG_DIR"
+		start_rpcd cg2 || exit 1
+		if wait_until 10 gone cg-crash && [ ! -d "$CG_DIR" ]; then
+			pass "cgroup path: the next rpcd removes it and kills what was left"
+		else
+			fail "cgroup path: the next rpcd removes it and kills what was left" "$(ps_tagged cg-crash)"
+		fi
+		kill -TERM "$PID_cg2"
+		wait "$PID_cg2" 2>/dev/null
+		CG2_DIR=${CG_DIR%/rpcd.*}/rpcd.$PID_cg2
+		if [ ! -d "$CG2_DIR" ]; then pass "cgroup path: rpcd removes its cgroup when it stops"; else
+			fail "cgroup path: rpcd removes its cgroup when it stops" "$CG2_DIR is still there"; fi
+	else
+		fail "cgroup path: rpcd killed -9" "the program never started"
+	fi
+else
+	skip "cgroup path" "rpcd could not make a cgroup here: $(grep -o 'no cgroup for programs ([^)]*)' "$LOG_cg")"
+fi
+
+# Limits the operator asks for are applied, or rpcd does not start.
+timeout 10 "$RPCD" --key "$KEY" --root "$T" --listen 127.0.0.1:0 --no-cgroup --exec-max-pids 10 \
+	>/dev/null 2>"$T/nocap.log"
+rc=$?
+if [ "$rc" = 1 ] && grep -q "exec-max-pids and --exec-max-memory need a cgroup for each program.*--no-cgroup" "$T/nocap.log"; then
+	pass "--exec-max-pids without a cgroup: rpcd refuses to start"
+else
+	fail "--exec-max-pids without a cgroup: rpcd refuses to start" "rc $rc: $(cat "$T/nocap.log")"
+fi
+
+# A fork bomb, only where the per-run cap is in force (this machine is shared).
+MAX_PIDS=64
+start_rpcd bomb --exec-max-pids $MAX_PIDS 2>/dev/null
+if [ -n "${PID_bomb:-}" ] && grep -q "pids.max $MAX_PIDS," "$LOG_bomb"; then
+	timeout 60 "$RPCC" --key "$KEY" --server "$ADDR_bomb" exec --timeout 5 "$(tag bomb)" \
+		--shell ':(){ :|:& };:' 2>"$T/bomb.err" &
+	bomb=$!
+	BG_PIDS+=("$bomb")
+	peak=0
+	for ((i = 0; i < 60; i++)); do # 3 s of samples while the bomb runs
+		n=$(count_tagged bomb)
+		[ "$n" -gt "$peak" ] && peak=$n
+		sleep 0.05
+	done
+	if [ "$peak" -le "$MAX_PIDS" ]; then pass "fork bomb: at most $MAX_PIDS processes at once (peak $peak)"; else
+		fail "fork bomb: at most $MAX_PIDS processes at once" "peak $peak"; fi
+	expect_eq "rpcd still answers during the bomb" during "$(timeout 10 "$RPCC" --key "$KEY" --server "$ADDR_bomb" echo during)"
+	wait "$bomb"
+	expect_eq "fork bomb: ended by its timeout (124)" 124 $?
+	check "fork bomb: its forks failed at the cap" grep -qi "fork\|resource temporarily unavailable" "$T/bomb.err"
+	if wait_until 10 gone bomb; then pass "fork bomb: no process of it left (0 in its cgroup)"; else
+		fail "fork bomb: no process of it left" "$(count_tagged bomb) left"; fi
+else
+	skip "fork bomb" "no per-run process cap here: $(grep -h 'rpcd:\|no cgroup' "$T/rpcd-bomb.log" | head -1)"
 fi
 
 finish
