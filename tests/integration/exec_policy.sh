@@ -199,7 +199,12 @@ contained() {
 	if wait_until 5 gone "$path-setsid"; then pass "$path: the setsid child is killed with its run"; else
 		fail "$path: the setsid child is killed with its run" "$(ps_tagged "$path-setsid")"; fi
 	# A double fork that detaches, and the run ends at once on its own.
-	out=$(x_on "$name" "$(tag "$path-daemon")" -- sh -c '(setsid sleep 1038 >/dev/null 2>&1 &); echo started')
+	# The run waits (bounded) until the daemon is up, so that "gone" below
+	# cannot be seen before it even started.
+	out=$(x_on "$name" "$(tag "$path-daemon")" -- sh -c 'rm -f up-$$
+		(setsid sh -c "touch up-$$; exec sleep 1038" >/dev/null 2>&1 &)
+		i=0; while [ ! -e up-$$ ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i + 1)); done
+		[ -e up-$$ ] && echo started; rm -f up-$$')
 	expect_eq "$path: a daemonising program's run ends normally" started "$out"
 	if wait_until 5 gone "$path-daemon"; then pass "$path: the daemon it left is killed"; else
 		fail "$path: the daemon it left is killed" "$(ps_tagged "$path-daemon")"; fi
