@@ -182,6 +182,21 @@ static pbrpc_status check_dir(const rpcd_exec_plan *plan, const char *shown, pbr
 	return PBRPC_OK;
 }
 
+/* Without openat2: whether root/dir, symbolic links resolved, is root or
+ * beneath it. Racy against a link swapped in meanwhile; only for kernels that
+ * cannot do better. */
+static int beneath_by_name(const char *root, const char *dir)
+{
+	char *joined = NULL, real_dir[PATH_MAX], real_root[PATH_MAX];
+	if (asprintf(&joined, "%s/%s", root, dir) < 0)
+		return 0;
+	int ok = realpath(joined, real_dir) && realpath(root, real_root);
+	free(joined);
+	size_t n = ok ? strlen(real_root) : 0;
+	return ok && strncmp(real_dir, real_root, n) == 0 &&
+	       (real_dir[n] == '/' || real_dir[n] == '\0' || n == 1);
+}
+
 /* Checked here, before spawning, because posix_spawn reports a bad directory
  * with the same ENOENT/EACCES as a bad program. A relative cwd is opened
  * beneath the root by the kernel (symlinks included), and the run starts in
@@ -201,13 +216,16 @@ static pbrpc_status build_cwd(rpcd_exec_plan *plan, const Pbrpc__Exec__Start *st
 	file_path_printable(dir[0] ? dir : ".", shown, sizeof shown);
 	if (dir[0] != '/' && root_fd >= 0) {
 		int fd = file_open_beneath(root_fd, dir[0] ? dir : ".", O_PATH | O_DIRECTORY, 0);
-		if (fd < 0 && errno != EXDEV && errno != ELOOP) {
-			int e = errno;
+		int e = fd < 0 ? errno : 0;
+		if (e == ENOSYS) { /* no openat2 (Linux < 5.6, valgrind) */
+			plan->cwd_beneath_root = beneath_by_name(root, dir);
+		} else if (e != 0 && e != EXDEV && e != ELOOP) {
 			free(dir);
 			return cwd_error(e, shown, err);
+		} else { /* fd -1: it leads outside the root (a policy may refuse that) */
+			plan->cwd_fd = fd;
+			plan->cwd_beneath_root = fd >= 0;
 		}
-		plan->cwd_fd = fd; /* -1: it leads outside the root (a policy may refuse that) */
-		plan->cwd_beneath_root = fd >= 0;
 	}
 	if (dir[0] != '/') { /* empty: the root itself */
 		char *joined = NULL;
