@@ -123,7 +123,6 @@ static char **split(const char *text, char sep, size_t *n)
 static void free_key(rpcd_client_key *k)
 {
 	rpcd_exec_policy_free(&k->exec);
-	free(k->env);
 	free(k->root);
 	if (k->root_fd >= 0)
 		close(k->root_fd);
@@ -176,14 +175,11 @@ static int apply_option(rpcd_client_key *k, const char *opt, char *why, size_t w
 		}
 		k->exec.has_allow = 1;
 	} else if (IS("env")) {
-		for (const char *p = value; *p; p++)
-			if (!isalnum((unsigned char)*p) && !strchr("_*?:", *p)) {
-				snprintf(why, why_size,
-				         "env: '%c' is not allowed in a variable name", *p);
-				return -1;
-			}
-		free(k->env);
-		k->env = strdup(value);
+		pbrpc_error err = {0};
+		if (rpcd_exec_policy_accept_env(&k->exec, value, ":", &err) != 0) {
+			snprintf(why, why_size, "env: %.400s", err.message);
+			return -1;
+		}
 	} else if (IS("root")) {
 		if (k->root_fd >= 0) {
 			snprintf(why, why_size, "root given twice");

@@ -27,8 +27,7 @@ typedef struct rpcd_client_key {
 	unsigned line;
 	int no_exec, read_only;
 	int has_exec_allow;
-	rpcd_exec_policy exec; /* exec-allow=FILE (has_exec_allow) */
-	char *env;             /* env=NAME:NAME as written, or NULL */
+	rpcd_exec_policy exec; /* exec-allow=FILE (has_exec_allow), env= (exec.has_env) */
 	int root_fd;           /* root=DIR, or -1: the server's root */
 	char *root;
 	char **services; /* services=; NULL: every service */

@@ -3,6 +3,7 @@
 #include "exec_plan.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,6 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "file_path.h"
 
 #define SHELL "/bin/sh"
 
@@ -133,6 +136,7 @@ static pbrpc_status build_env(rpcd_exec_plan *plan, const Pbrpc__Exec__Start *st
 		if (!(plan->env[n++] = dup_bytes(start->env[i], &bad)))
 			return fail(err, PBRPC_RESOURCE_EXHAUSTED, "out of memory");
 	size_t n_client = n;
+	plan->n_client_env = n_client;
 	for (size_t i = 0; i < n_base; i++) {
 		if (overridden(base_env[i], client, n_client))
 			continue;
@@ -150,12 +154,58 @@ static pbrpc_status build_env(rpcd_exec_plan *plan, const Pbrpc__Exec__Start *st
 	return PBRPC_OK;
 }
 
+/* The status for errno from looking up the client's cwd; the message names
+ * only what the client sent. */
+static pbrpc_status cwd_error(int e, const char *shown, pbrpc_error *err)
+{
+	switch (e) {
+	case ENOENT: return fail(err, PBRPC_NOT_FOUND, "cwd %s: no such directory", shown);
+	case ENOTDIR: return fail(err, PBRPC_FAILED_PRECONDITION, "cwd %s: not a directory", shown);
+	case EACCES:
+	case EPERM: return fail(err, PBRPC_PERMISSION_DENIED, "cwd %s: permission denied", shown);
+	default: return fail(err, PBRPC_FAILED_PRECONDITION, "cwd %s: %s", shown, strerror(e));
+	}
+}
+
+/* The run's directory exists, is a directory and may be entered. Through the
+ * descriptor when there is one: a lookup of "." needs search permission. */
+static pbrpc_status check_dir(const rpcd_exec_plan *plan, const char *shown, pbrpc_error *err)
+{
+	struct stat st;
+	int rc = plan->cwd_fd >= 0 ? fstatat(plan->cwd_fd, ".", &st, 0) : stat(plan->cwd, &st);
+	if (rc != 0)
+		return cwd_error(errno, shown, err);
+	if (!S_ISDIR(st.st_mode))
+		return cwd_error(ENOTDIR, shown, err);
+	if (plan->cwd_fd < 0 && access(plan->cwd, X_OK) != 0)
+		return cwd_error(errno, shown, err);
+	return PBRPC_OK;
+}
+
+/* Without openat2: whether root/dir, symbolic links resolved, is root or
+ * beneath it. Racy against a link swapped in meanwhile; only for kernels that
+ * cannot do better. */
+static int beneath_by_name(const char *root, const char *dir)
+{
+	char *joined = NULL, real_dir[PATH_MAX], real_root[PATH_MAX];
+	if (asprintf(&joined, "%s/%s", root, dir) < 0)
+		return 0;
+	int ok = realpath(joined, real_dir) && realpath(root, real_root);
+	free(joined);
+	size_t n = ok ? strlen(real_root) : 0;
+	return ok && strncmp(real_dir, real_root, n) == 0 &&
+	       (real_dir[n] == '/' || real_dir[n] == '\0' || n == 1);
+}
+
 /* Checked here, before spawning, because posix_spawn reports a bad directory
- * with the same ENOENT/EACCES as a bad program. */
+ * with the same ENOENT/EACCES as a bad program. A relative cwd is opened
+ * beneath the root by the kernel (symlinks included), and the run starts in
+ * that very directory (fchdir), so nothing can be swapped in between. */
 static pbrpc_status build_cwd(rpcd_exec_plan *plan, const Pbrpc__Exec__Start *start,
-                              const char *root, pbrpc_error *err)
+                              const char *root, int root_fd, pbrpc_error *err)
 {
 	int bad = 0;
+	char shown[256];
 	if (start->cwd.len > PATH_MAX)
 		return fail(err, PBRPC_INVALID_ARGUMENT, "cwd is too long");
 	char *dir = dup_bytes(start->cwd, &bad);
@@ -163,6 +213,20 @@ static pbrpc_status build_cwd(rpcd_exec_plan *plan, const Pbrpc__Exec__Start *st
 		return fail(err, PBRPC_INVALID_ARGUMENT, "cwd contains a NUL byte");
 	if (!dir)
 		return fail(err, PBRPC_RESOURCE_EXHAUSTED, "out of memory");
+	file_path_printable(dir[0] ? dir : ".", shown, sizeof shown);
+	if (dir[0] != '/' && root_fd >= 0) {
+		int fd = file_open_beneath(root_fd, dir[0] ? dir : ".", O_PATH | O_DIRECTORY, 0);
+		int e = fd < 0 ? errno : 0;
+		if (e == ENOSYS) { /* no openat2 (Linux < 5.6, valgrind) */
+			plan->cwd_beneath_root = beneath_by_name(root, dir);
+		} else if (e != 0 && e != EXDEV && e != ELOOP) {
+			free(dir);
+			return cwd_error(e, shown, err);
+		} else { /* fd -1: it leads outside the root (a policy may refuse that) */
+			plan->cwd_fd = fd;
+			plan->cwd_beneath_root = fd >= 0;
+		}
+	}
 	if (dir[0] != '/') { /* empty: the root itself */
 		char *joined = NULL;
 		int rc = dir[0] == '\0' ? asprintf(&joined, "%s", root)
@@ -173,32 +237,34 @@ static pbrpc_status build_cwd(rpcd_exec_plan *plan, const Pbrpc__Exec__Start *st
 		dir = joined;
 	}
 	plan->cwd = dir;
-	struct stat st;
-	if (stat(dir, &st) != 0) {
-		int e = errno;
-		pbrpc_status code = e == ENOENT || e == ENOTDIR ? PBRPC_NOT_FOUND
-		                    : e == EACCES               ? PBRPC_PERMISSION_DENIED
-		                                                : PBRPC_FAILED_PRECONDITION;
-		return fail(err, code, "cwd %.200s: %s", dir, strerror(e));
-	}
-	if (!S_ISDIR(st.st_mode))
-		return fail(err, PBRPC_FAILED_PRECONDITION, "cwd %.200s: not a directory", dir);
-	if (access(dir, X_OK) != 0)
-		return fail(err, PBRPC_PERMISSION_DENIED, "cwd %.200s: %s", dir, strerror(errno));
+	if (plan->cwd_fd >= 0)
+		return check_dir(plan, shown, err);
+	/* Outside the root: looked at only once a policy has allowed that (see
+	 * rpcd_exec_plan_check_cwd), so a restricted client cannot probe what
+	 * exists out there. */
+	snprintf(plan->cwd_shown, sizeof plan->cwd_shown, "%s", shown);
 	return PBRPC_OK;
 }
 
+pbrpc_status rpcd_exec_plan_check_cwd(const rpcd_exec_plan *plan, pbrpc_error *err)
+{
+	if (plan->cwd_fd >= 0)
+		return PBRPC_OK; /* checked when it was opened */
+	return check_dir(plan, plan->cwd_shown, err);
+}
+
 pbrpc_status rpcd_exec_plan_build(rpcd_exec_plan *plan, const Pbrpc__Exec__Start *start,
-                                  const char *root, pbrpc_error *err)
+                                  const char *root, int root_fd, pbrpc_error *err)
 {
 	memset(plan, 0, sizeof *plan);
+	plan->cwd_fd = -1;
 	plan->timeout_ms = start->timeout_ms;
 	plan->with_stdin = start->with_stdin != 0;
 	pbrpc_status st = build_argv(plan, start, err);
 	if (st == PBRPC_OK)
 		st = build_env(plan, start, err);
 	if (st == PBRPC_OK)
-		st = build_cwd(plan, start, root, err);
+		st = build_cwd(plan, start, root, root_fd, err);
 	return st;
 }
 
@@ -216,5 +282,8 @@ void rpcd_exec_plan_free(rpcd_exec_plan *plan)
 	free_list(plan->argv);
 	free_list(plan->env);
 	free(plan->cwd);
+	if (plan->cwd_fd >= 0)
+		close(plan->cwd_fd);
 	memset(plan, 0, sizeof *plan);
+	plan->cwd_fd = -1;
 }

@@ -11,12 +11,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/sched.h> /* struct clone_args, CLONE_INTO_CGROUP */
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -99,6 +103,14 @@ static const char *search_path(char *const env[])
 	return DEFAULT_PATH;
 }
 
+/* What every candidate of one start shares. */
+typedef struct spawn_ctx {
+	const posix_spawn_file_actions_t *actions; /* for posix_spawn */
+	const rpcd_exec_plan *plan;
+	int cgroup_fd;             /* >= 0: start inside this cgroup (clone3) */
+	int in_fd, out_fd, err_fd; /* the child's ends, for clone3; in_fd -1: /dev/null */
+} spawn_ctx;
+
 /* Runs file as a shell script, as execvp does for a file the kernel cannot
  * execute (ENOEXEC: no #! line): /bin/sh FILE ARGS... */
 static int spawn_script(pid_t *pid, const char *file, const posix_spawn_file_actions_t *actions,
@@ -119,21 +131,137 @@ static int spawn_script(pid_t *pid, const char *file, const posix_spawn_file_act
 	return -rc;
 }
 
-static int spawn_file(pid_t *pid, const char *file, const posix_spawn_file_actions_t *actions,
-                      char *const argv[], char *const env[])
+/* ---- starting inside a cgroup ------------------------------------------------
+ * posix_spawn cannot (glibc 2.39 added posix_spawnattr_setcgroup_np), and
+ * moving the child after it started would let whatever it forks first stay
+ * behind. So clone3(CLONE_INTO_CGROUP) -- a fork, since clone3 with CLONE_VM
+ * needs a stack of its own -- and in the child only async-signal-safe calls
+ * until execve. The child reports a failed exec through a close-on-exec pipe,
+ * as posix_spawn does, so the caller sees ENOENT/EACCES the same way. */
+
+static void dup_onto(int fd, int target)
 {
-	int rc = posix_spawn(pid, file, actions, &spawn_attr, argv, env);
+	if (fd != target)
+		dup2(fd, target);
+}
+
+/* In the child: never returns. */
+static void child_exec(const spawn_ctx *ctx, const char *file, char *const argv[],
+                       char *const env[], char *const shell_argv[], int report_fd)
+{
+	struct sigaction dfl;
+	memset(&dfl, 0, sizeof dfl);
+	dfl.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++) /* glibc's own two refuse: harmless */
+		sigaction(sig, &dfl, NULL);
+	int e = 0;
+	if (setsid() < 0)
+		e = errno;
+	if (!e && ctx->in_fd < 0) {
+		int null = open("/dev/null", O_RDONLY);
+		if (null < 0)
+			e = errno;
+		else if (null != 0) {
+			dup2(null, 0);
+			close(null);
+		}
+	} else if (!e) {
+		dup_onto(ctx->in_fd, 0);
+	}
+	if (!e) {
+		dup_onto(ctx->out_fd, 1);
+		dup_onto(ctx->err_fd, 2);
+		const rpcd_exec_plan *plan = ctx->plan;
+		if ((plan->cwd_fd >= 0 ? fchdir(plan->cwd_fd) : chdir(plan->cwd)) != 0)
+			e = errno;
+	}
+	if (!e) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execve(file, argv, env);
+		if (errno == ENOEXEC)
+			execve(SHELL, shell_argv, env);
+		e = errno;
+	}
+	ssize_t unused = write(report_fd, &e, sizeof e);
+	(void)unused;
+	_exit(127);
+}
+
+static int clone_exec(pid_t *pid, const char *file, const spawn_ctx *ctx, char *const argv[],
+                      char *const env[])
+{
+	size_t argc = 0;
+	while (argv[argc])
+		argc++;
+	/* Made here: the child may not allocate. */
+	char **shell_argv = calloc(argc + 2, sizeof *shell_argv);
+	int report[2];
+	if (!shell_argv)
+		return -ENOMEM;
+	shell_argv[0] = (char *)SHELL;
+	shell_argv[1] = (char *)file;
+	for (size_t i = 1; i < argc; i++)
+		shell_argv[i + 1] = argv[i];
+	if (pipe2(report, O_CLOEXEC) != 0) {
+		free(shell_argv);
+		return -errno;
+	}
+	/* No handler of rpcd's may run in the child before it resets them. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	struct clone_args args;
+	memset(&args, 0, sizeof args);
+	args.flags = CLONE_INTO_CGROUP;
+	args.exit_signal = SIGCHLD;
+	args.cgroup = (uint64_t)ctx->cgroup_fd;
+	long rc = syscall(SYS_clone3, &args, sizeof args);
+	if (rc == 0)
+		child_exec(ctx, file, argv, env, shell_argv, report[1]);
+	int e = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	close(report[1]);
+	int child_errno = 0;
+	ssize_t n = 0;
+	if (rc > 0)
+		do
+			n = read(report[0], &child_errno, sizeof child_errno);
+		while (n < 0 && errno == EINTR);
+	close(report[0]);
+	free(shell_argv);
+	if (rc < 0)
+		return -e;
+	if (n == (ssize_t)sizeof child_errno) { /* exec failed: the child is gone */
+		while (waitpid((pid_t)rc, NULL, 0) < 0 && errno == EINTR)
+			;
+		return -child_errno;
+	}
+	*pid = (pid_t)rc;
+	return 0;
+}
+
+static int spawn_file(pid_t *pid, const char *file, const spawn_ctx *ctx, char *const argv[],
+                      char *const env[])
+{
+	if (ctx->cgroup_fd >= 0)
+		return clone_exec(pid, file, ctx, argv, env);
+	int rc = posix_spawn(pid, file, ctx->actions, &spawn_attr, argv, env);
 	if (rc == ENOEXEC)
-		return spawn_script(pid, file, actions, argv, env);
+		return spawn_script(pid, file, ctx->actions, argv, env);
 	return -rc;
 }
 
-/* Whether candidate (relative ones are relative to cwd, where the child will
- * be) may exist: 0 yes, else the errno that stat gave. */
-static int candidate_missing(const char *candidate, const char *cwd)
+/* Whether candidate (relative ones are relative to the run's directory, where
+ * the child will be) may exist: 0 yes, else the errno that stat gave. */
+static int candidate_missing(const char *candidate, const rpcd_exec_plan *plan)
 {
 	char joined[PATH_MAX];
 	struct stat st;
+	const char *cwd = plan->cwd;
+	if (candidate[0] != '/' && plan->cwd_fd >= 0)
+		return fstatat(plan->cwd_fd, candidate, &st, 0) == 0 ? 0 : errno;
 	if (candidate[0] != '/') {
 		size_t n = strlen(cwd), m = strlen(candidate);
 		if (n + 1 + m + 1 > sizeof joined)
@@ -149,12 +277,12 @@ static int candidate_missing(const char *candidate, const char *cwd)
 /* execvp's search, done in the parent so that a miss costs a stat, not a
  * child: ENOENT-like misses go on to the next entry, EACCES is remembered
  * and reported if nothing else runs, any other failure ends the search. */
-static int spawn_searched(pid_t *pid, const rpcd_exec_plan *plan,
-                          const posix_spawn_file_actions_t *actions)
+static int spawn_searched(pid_t *pid, const spawn_ctx *ctx)
 {
+	const rpcd_exec_plan *plan = ctx->plan;
 	const char *name = plan->argv[0];
 	if (strchr(name, '/'))
-		return spawn_file(pid, name, actions, plan->argv, plan->env);
+		return spawn_file(pid, name, ctx, plan->argv, plan->env);
 	size_t name_len = strlen(name);
 	if (name_len > NAME_MAX)
 		return -ENAMETOOLONG;
@@ -170,9 +298,9 @@ static int spawn_searched(pid_t *pid, const rpcd_exec_plan *plan,
 				n = dir_len + 1;
 			}
 			memcpy(candidate + n, name, name_len + 1);
-			int rc = candidate_missing(candidate, plan->cwd);
+			int rc = candidate_missing(candidate, plan);
 			if (rc == 0)
-				rc = -spawn_file(pid, candidate, actions, plan->argv, plan->env);
+				rc = -spawn_file(pid, candidate, ctx, plan->argv, plan->env);
 			switch (rc) {
 			case 0: return 0;
 			case EACCES: denied = 1; break;
@@ -205,11 +333,13 @@ static int build_actions(posix_spawn_file_actions_t *actions, const rpcd_exec_pl
 	if (rc == 0)
 		rc = posix_spawn_file_actions_adddup2(actions, stderr_write, 2);
 	if (rc == 0)
-		rc = posix_spawn_file_actions_addchdir_np(actions, plan->cwd);
+		rc = plan->cwd_fd >= 0
+		         ? posix_spawn_file_actions_addfchdir_np(actions, plan->cwd_fd)
+		         : posix_spawn_file_actions_addchdir_np(actions, plan->cwd);
 	return -rc;
 }
 
-int rpcd_spawn(const rpcd_exec_plan *plan, rpcd_child *child)
+int rpcd_spawn(const rpcd_exec_plan *plan, int cgroup_fd, rpcd_child *child)
 {
 	int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
 	posix_spawn_file_actions_t actions;
@@ -227,8 +357,9 @@ int rpcd_spawn(const rpcd_exec_plan *plan, rpcd_child *child)
 		goto close_pipes;
 	}
 	rc = build_actions(&actions, plan, in[0], out[1], err[1]);
+	spawn_ctx ctx = {&actions, plan, cgroup_fd, in[0], out[1], err[1]};
 	if (rc == 0)
-		rc = spawn_searched(&child->pid, plan, &actions);
+		rc = spawn_searched(&child->pid, &ctx);
 	posix_spawn_file_actions_destroy(&actions);
 	if (rc != 0)
 		goto close_pipes;

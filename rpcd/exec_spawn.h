@@ -17,14 +17,15 @@ typedef struct rpcd_child {
 	int stderr_fd;
 } rpcd_child;
 
-/* Starts plan's program: argv[0] searched in the plan's own PATH unless it
+/* Starts plan's program -- inside the cgroup cgroup_fd unless it is -1 (then
+ * with posix_spawn) --: argv[0] searched in the plan's own PATH unless it
  * holds a '/', run in plan->cwd with plan->env. Every descriptor it returns
  * is close-on-exec and the caller's to close; the child gets only 0, 1, 2
  * (stdin is /dev/null without plan->with_stdin). Returns 0, or a negative
  * errno (libuv's UV_E* values on Linux): -ENOENT for no such program,
  * -EACCES for not executable, -EMFILE ... when out of resources; nothing is
  * left open or running then. */
-int rpcd_spawn(const rpcd_exec_plan *plan, rpcd_child *child);
+int rpcd_spawn(const rpcd_exec_plan *plan, int cgroup_fd, rpcd_child *child);
 
 /* Reaps the child once its pidfd is readable, without blocking. Returns 1
  * with either *exit_code (exited) or *term_signal (killed) set and the other

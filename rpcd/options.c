@@ -25,6 +25,10 @@ enum {
 	OPT_PENALTY,
 	OPT_AUTHORIZED_KEYS,
 	OPT_MAX_MEMORY,
+	OPT_EXEC_ENV,
+	OPT_EXEC_MAX_PIDS,
+	OPT_EXEC_MAX_MEMORY,
+	OPT_NO_CGROUP,
 };
 
 /* A generous cap that still catches typos; the library bounds its own work. */
@@ -33,6 +37,9 @@ enum {
 #define RPCD_MAX_TIMEOUT_MS      86400000u /* one day */
 #define RPCD_MAX_MAX_EXEC        4096u
 #define RPCD_MAX_PARTIAL_AGE     (3650ull * 86400) /* ten years */
+#define RPCD_MAX_EXEC_MAX_PIDS   4194304u          /* the kernel's pid_max limit */
+#define RPCD_MIN_EXEC_MEMORY     (1ull << 20)
+#define RPCD_MAX_EXEC_MEMORY     (1ull << 50)
 
 static const struct option long_options[] = {
     {"listen", required_argument, NULL, 'l'},
@@ -52,6 +59,10 @@ static const struct option long_options[] = {
     {"max-exec", required_argument, NULL, OPT_MAX_EXEC},
     {"partial-max-age", required_argument, NULL, OPT_PARTIAL_MAX_AGE},
     {"max-memory", required_argument, NULL, OPT_MAX_MEMORY},
+    {"exec-env", required_argument, NULL, OPT_EXEC_ENV},
+    {"exec-max-pids", required_argument, NULL, OPT_EXEC_MAX_PIDS},
+    {"exec-max-memory", required_argument, NULL, OPT_EXEC_MAX_MEMORY},
+    {"no-cgroup", no_argument, NULL, OPT_NO_CGROUP},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -106,6 +117,19 @@ static void print_usage(FILE *out)
 	        "                             only if /bin/sh is listed\n"
 	        "      --max-exec N           most programs running at once, 1..%u\n"
 	        "                             (default %u)\n"
+	        "      --exec-env NAME,...    environment variables a client may set for a\n"
+	        "                             program (* and ? globs, e.g. 'LANG,LC_*');\n"
+	        "                             may be repeated. With --exec-allow only these\n"
+	        "                             are accepted (none without --exec-env); without\n"
+	        "                             --exec-allow every name is, unless this is given\n"
+	        "      --exec-max-pids N      processes one program and its children may have\n"
+	        "                             at once, 1..%u (default %u; cgroup pids.max)\n"
+	        "      --exec-max-memory BYTES\n"
+	        "                             memory one program and its children may use\n"
+	        "                             (cgroup memory.max; K and M suffixes; default:\n"
+	        "                             no limit)\n"
+	        "      --no-cgroup            do not put each program in a cgroup of its own;\n"
+	        "                             track its processes as a child subreaper instead\n"
 	        "      --partial-max-age SECONDS\n"
 	        "                             remove the hidden part files of interrupted\n"
 	        "                             uploads (kept for 'rpcc put --continue') once\n"
@@ -130,7 +154,7 @@ static void print_usage(FILE *out)
 	        PBRPC_DEFAULT_ADDRESS, PBRPC_MIN_MAX_RECORD, PBRPC_MAX_MAX_RECORD,
 	        PBRPC_DEFAULT_MAX_RECORD, RPCD_MAX_MAX_CALLS, RPCD_MAX_TIMEOUT_MS,
 	        RPCD_MAX_TIMEOUT_MS, RPCD_MAX_MAX_EXEC, RPCD_DEFAULT_MAX_EXEC,
-	        RPCD_DEFAULT_PARTIAL_MAX_AGE);
+	        RPCD_MAX_EXEC_MAX_PIDS, RPCD_DEFAULT_EXEC_MAX_PIDS, RPCD_DEFAULT_PARTIAL_MAX_AGE);
 }
 
 static rpcd_parse_result usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -177,7 +201,8 @@ rpcd_parse_result rpcd_options_parse(int argc, char **argv, rpcd_options *o)
 	o->partial_max_age = RPCD_DEFAULT_PARTIAL_MAX_AGE;
 	/* At most one --listen per argument, so argc slots always suffice. */
 	o->listen = calloc(argc > 0 ? (size_t)argc : 1, sizeof(*o->listen));
-	if (!o->listen) {
+	o->exec_env = calloc(argc > 0 ? (size_t)argc : 1, sizeof(*o->exec_env));
+	if (!o->listen || !o->exec_env) {
 		fputs("rpcd: out of memory\n", stderr);
 		return RPCD_PARSE_ERROR;
 	}
@@ -241,12 +266,14 @@ rpcd_parse_result rpcd_options_parse(int argc, char **argv, rpcd_options *o)
 			}
 			int fields = sscanf(optarg, "%lu:%lu%n:%lu%n", &f, &secs, &n, &refuse, &n);
 			if (fields < 2 || (size_t)n != strlen(optarg) || f == 0 || f > 1000000 ||
-			    secs == 0 || secs > 86400 || (fields == 3 && (refuse == 0 || refuse > 86400)) ||
+			    secs == 0 || secs > 86400 ||
+			    (fields == 3 && (refuse == 0 || refuse > 86400)) ||
 			    strspn(optarg, "0123456789:") != strlen(optarg)) {
-				fprintf(stderr,
-				        "rpcd: --penalty '%s': want FAILURES:SECONDS[:REFUSE_SECONDS] "
-				        "(1..1000000, 1..86400, 1..86400) or 0 (off)\n",
-				        optarg);
+				fprintf(
+				    stderr,
+				    "rpcd: --penalty '%s': want FAILURES:SECONDS[:REFUSE_SECONDS] "
+				    "(1..1000000, 1..86400, 1..86400) or 0 (off)\n",
+				    optarg);
 				return RPCD_PARSE_ERROR;
 			}
 			o->penalty_failures = (unsigned)f;
@@ -342,6 +369,31 @@ rpcd_parse_result rpcd_options_parse(int argc, char **argv, rpcd_options *o)
 			}
 			o->max_memory = (uint64_t)value;
 			break;
+		case OPT_EXEC_ENV: o->exec_env[o->n_exec_env++] = optarg; break;
+		case OPT_EXEC_MAX_PIDS:
+			if (strspn(optarg, "0123456789") != strlen(optarg) ||
+			    parse_count(optarg, RPCD_MAX_EXEC_MAX_PIDS, &value) != 0 ||
+			    value == 0) {
+				fprintf(stderr, "rpcd: --exec-max-pids '%s': must be 1..%u\n",
+				        optarg, RPCD_MAX_EXEC_MAX_PIDS);
+				return RPCD_PARSE_ERROR;
+			}
+			o->exec_max_pids = (unsigned)value;
+			o->exec_max_pids_given = 1;
+			break;
+		case OPT_EXEC_MAX_MEMORY:
+			if (parse_count(optarg, RPCD_MAX_EXEC_MEMORY, &value) != 0 ||
+			    value < RPCD_MIN_EXEC_MEMORY) {
+				fprintf(
+				    stderr,
+				    "rpcd: --exec-max-memory '%s': must be at least 1M (K and M "
+				    "suffixes: KiB, MiB)\n",
+				    optarg);
+				return RPCD_PARSE_ERROR;
+			}
+			o->exec_max_memory = value;
+			break;
+		case OPT_NO_CGROUP: o->no_cgroup = 1; break;
 		case 'v': o->log_level = PBRPC_LOG_DEBUG; break;
 		case 'q': o->log_level = PBRPC_LOG_WARN; break;
 		case 'h': print_usage(stdout); return RPCD_PARSE_EXIT_OK;
@@ -366,5 +418,8 @@ void rpcd_options_free(rpcd_options *o)
 {
 	free(o->listen);
 	o->listen = NULL;
+	free(o->exec_env);
+	o->exec_env = NULL;
+	o->n_exec_env = 0;
 	o->n_listen = 0;
 }

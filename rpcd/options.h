@@ -27,12 +27,20 @@ typedef struct rpcd_options {
 	unsigned max_startups;         /* --max-startups N[:TOTAL]: per address; 0: default */
 	unsigned max_startups_total;   /* ... in all; 0: the library default */
 	unsigned penalty_failures;     /* --penalty FAILURES:SECONDS; UINT_MAX: off */
-	unsigned penalty_seconds;        /* the window failures are counted in */
+	unsigned penalty_seconds;      /* the window failures are counted in */
 	unsigned penalty_refuse_seconds; /* how long a penalized address is refused */
-	uint64_t max_memory;           /* --max-memory: bytes all calls' buffers; 0: the default */
+	uint64_t max_memory;   /* --max-memory: bytes all calls' buffers; 0: the default */
+	const char **exec_env; /* --exec-env NAME,...: names a client may set, into argv */
+	size_t n_exec_env;
+	unsigned exec_max_pids;   /* --exec-max-pids: processes per run; 0: the default */
+	int exec_max_pids_given;  /* set on the command line: failing to apply it is fatal */
+	uint64_t exec_max_memory; /* --exec-max-memory: bytes per run; 0: no limit */
+	int no_cgroup;            /* --no-cgroup: contain runs without a cgroup */
 } rpcd_options;
 
 #define RPCD_DEFAULT_MAX_EXEC 16
+/* Processes (and threads) one run may have at once, where a cgroup holds it. */
+#define RPCD_DEFAULT_EXEC_MAX_PIDS 256
 /* A day: long enough to resume after a dropped connection or a restart. */
 #define RPCD_DEFAULT_PARTIAL_MAX_AGE (24 * 3600)
 /* --max-memory's range (the default is MEM_DEFAULT_MAX in mem_budget.h). */
@@ -45,7 +53,7 @@ typedef enum rpcd_parse_result {
 	RPCD_PARSE_ERROR,   /* a message was printed to stderr: exit 1 */
 } rpcd_parse_result;
 
-/* Parses argv into o. o->listen is malloc'ed: free it with rpcd_options_free(). */
+/* Parses argv into o. o->listen and o->exec_env are malloc'ed: free it with rpcd_options_free(). */
 rpcd_parse_result rpcd_options_parse(int argc, char **argv, rpcd_options *o);
 void rpcd_options_free(rpcd_options *o);
 

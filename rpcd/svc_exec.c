@@ -19,8 +19,11 @@
 
 #include <uv.h>
 
+#include "exec_cgroup.h"
 #include "exec_plan.h"
+#include "client_policy.h"
 #include "exec_policy.h"
+#include "exec_reaper.h"
 #include "exec_spawn.h"
 #include "mem_budget.h"
 #include "pbrpc/exec.pbrpc.h"
@@ -36,10 +39,23 @@
 #define STDIN_HIGH_WATER (1u << 20)
 #define STDIN_LOW_WATER  (256u << 10)
 
+/* How a run's processes are found and killed, best first. */
+typedef enum containment {
+	CONTAIN_GROUP,  /* its process group only: setsid escapes (neither below worked) */
+	CONTAIN_REAPER, /* rpcd is a child subreaper and finds them in /proc */
+	CONTAIN_CGROUP, /* a cgroup per run: cgroup.kill, pids.max, memory.max */
+} containment;
+
+typedef struct exec_run exec_run;
+
 typedef struct exec_service {
 	pbrpc_server *server;
+	containment contain;
+	rpcd_cgroup cgroup; /* with CONTAIN_CGROUP */
+	exec_run *runs;     /* every run not yet freed */
 	rpcd_exec_policy policy;
 	const char *root;
+	int root_fd; /* the root, for resolving --cwd beneath it */
 	unsigned max_runs;
 	unsigned n_runs; /* runs not yet freed, including ones still being killed */
 } exec_service;
@@ -51,8 +67,11 @@ typedef enum kill_stage {
 	KILL_GAVE_UP,   /* something outside the group holds the pipes: stop waiting */
 } kill_stage;
 
-typedef struct exec_run {
+struct exec_run {
 	exec_service *svc;
+	exec_run *prev, *next;   /* in svc->runs */
+	rpcd_cgroup_run cgroup;  /* with CONTAIN_CGROUP: the run's leaf */
+	uv_signal_t orphans;     /* with CONTAIN_REAPER: SIGCHLD, to reap adopted orphans */
 	pbrpc_call *call;        /* NULL once the call is over (finished, cancelled, client gone) */
 	rpcd_child child;        /* pid, and the pidfd exit_watch polls */
 	union {                  /* what says the child has exited: */
@@ -79,7 +98,7 @@ typedef struct exec_run {
 	mem_waiter mem_wait;     /* while mem_paused */
 	unsigned mem_paused : 1; /* stdin took the connection past its share */
 	char buf[READ_CHUNK];
-} exec_run;
+};
 
 typedef struct stdin_write {
 	uv_write_t req;
@@ -105,17 +124,58 @@ static void printable(char *out, size_t size, const char *text)
 	out[n] = '\0';
 }
 
+/* The leaders of svc's runs other than except (NULL: all) whose processes
+ * must be left alone; malloc'ed, *n set; NULL if none or out of memory. */
+static pid_t *run_leaders(const exec_service *svc, const exec_run *except, int unreaped_only,
+                          size_t *n)
+{
+	pid_t *pids = malloc((svc->n_runs + 1) * sizeof *pids);
+	*n = 0;
+	for (const exec_run *r = svc->runs; pids && r; r = r->next)
+		if (r != except && r->child.pid > 0 && !(unreaped_only && r->exited))
+			pids[(*n)++] = r->child.pid;
+	return pids;
+}
+
+/* Reaps the orphans rpcd adopted as a subreaper that have exited. */
+static void reap_orphans(const exec_service *svc)
+{
+	size_t n;
+	pid_t *leaders = run_leaders(svc, NULL, 1, &n);
+	if (leaders || svc->n_runs == 0)
+		rpcd_reaper_reap_orphans(leaders, n); /* never without knowing the leaders */
+	free(leaders);
+}
+
+static void on_orphan_exit(uv_signal_t *watch, int signum)
+{
+	exec_run *run = watch->data;
+	(void)signum;
+	reap_orphans(run->svc);
+}
+
 static void on_handle_closed(uv_handle_t *h)
 {
 	exec_run *run = h->data;
+	exec_service *svc = run->svc;
 	if (h == (uv_handle_t *)&run->exit_watch.pidfd)
 		rpcd_child_close_fds(&run->child, 0); /* the pidfd, no longer polled */
 	if (--run->open_handles > 0)
 		return;
-	run->svc->n_runs--;
+	if (svc->contain == CONTAIN_CGROUP)
+		rpcd_cgroup_run_remove(&svc->cgroup, &run->cgroup);
+	if (run->prev)
+		run->prev->next = run->next;
+	else
+		svc->runs = run->next;
+	if (run->next)
+		run->next->prev = run->prev;
+	svc->n_runs--;
 	mem_wait_cancel(&run->mem_wait);
 	mem_uncharge(run->mem, sizeof *run);
 	mem_account_release(run->mem);
+	if (svc->contain == CONTAIN_REAPER)
+		reap_orphans(svc);
 	free(run);
 }
 
@@ -166,15 +226,38 @@ static int run_over(const exec_run *run)
 
 static void on_kill_timer(uv_timer_t *t);
 
-/* Signals what is left of the run's process group (sig 0: is anyone left?).
- * The pid of a reaped leader stays reserved while its group has members;
- * once the group has been seen empty the number may be reused by anyone, so
- * it is never signalled again. */
+/* Signals what is left of the run (sig 0: is anyone left?): its cgroup, or
+ * every process rpcd finds to be the run's as their subreaper, or at least
+ * its process group. 0 if something was there, UV_ESRCH if nothing is. The
+ * pid of a reaped leader stays reserved while its group has members; once
+ * the run has been seen empty the number may be reused by anyone, so it is
+ * never signalled again. */
 static int signal_group(exec_run *run, int sig)
 {
+	exec_service *svc = run->svc;
 	if (run->group_gone)
 		return UV_ESRCH;
-	int rc = uv_kill(-run->child.pid, sig);
+	int rc = UV_ESRCH;
+	if (svc->contain == CONTAIN_CGROUP) {
+		if (sig != 0)
+			rpcd_cgroup_run_signal(&run->cgroup, sig);
+		rc = rpcd_cgroup_run_populated(&run->cgroup) == 0 ? UV_ESRCH : 0;
+	} else if (svc->contain == CONTAIN_REAPER) {
+		size_t n;
+		pid_t *others = run_leaders(svc, run, 0, &n);
+		int found =
+		    others ? rpcd_reaper_signal_run(run->child.pid, !run->exited, others, n, sig)
+		           : -ENOMEM;
+		free(others);
+		if (found < 0) /* /proc unreadable, out of memory: the group at least */
+			rc = uv_kill(-run->child.pid, sig);
+		else
+			rc = found > 0 ? 0 : UV_ESRCH;
+		if (sig != 0)
+			reap_orphans(svc);
+	} else {
+		rc = uv_kill(-run->child.pid, sig);
+	}
 	if (rc != 0 && run->exited)
 		run->group_gone = 1;
 	return rc;
@@ -303,6 +386,8 @@ static void maybe_finish(exec_run *run)
 	if (!run->in_closed)
 		close_stdin(run);
 	close_handle(run, (uv_handle_t *)&run->timer);
+	if (run->svc->contain == CONTAIN_REAPER)
+		close_handle(run, (uv_handle_t *)&run->orphans);
 	close_handle(run, (uv_handle_t *)&run->exit_watch.pidfd);
 }
 
@@ -572,8 +657,24 @@ static pbrpc_status spawn_run(exec_service *svc, pbrpc_call *call, const rpcd_ex
 		return err->code;
 	}
 	run->start_ns = uv_hrtime();
-	int rc = rpcd_spawn(plan, &run->child);
+	run->cgroup.fd = -1;
+	int rc = 0;
+	if (svc->contain == CONTAIN_CGROUP &&
+	    (rc = rpcd_cgroup_run_create(&svc->cgroup, &run->cgroup)) != 0) {
+		mem_uncharge(run->mem, sizeof *run);
+		mem_account_release(run->mem);
+		free(run);
+		err->code = rc == -ENOMEM || rc == -ENOSPC || rc == -EAGAIN
+		                ? PBRPC_RESOURCE_EXHAUSTED
+		                : PBRPC_INTERNAL;
+		snprintf(err->message, sizeof err->message, "cannot make the program's cgroup: %s",
+		         strerror(-rc));
+		return err->code;
+	}
+	rc = rpcd_spawn(plan, run->cgroup.fd, &run->child);
 	if (rc != 0) { /* nothing was started, nothing is open */
+		if (svc->contain == CONTAIN_CGROUP)
+			rpcd_cgroup_run_remove(&svc->cgroup, &run->cgroup);
 		mem_uncharge(run->mem, sizeof *run);
 		mem_account_release(run->mem);
 		free(run);
@@ -581,12 +682,22 @@ static pbrpc_status spawn_run(exec_service *svc, pbrpc_call *call, const rpcd_ex
 	}
 	run->svc = svc;
 	svc->n_runs++;
+	run->next = svc->runs;
+	if (svc->runs)
+		svc->runs->prev = run;
+	svc->runs = run;
 	run->with_stdin = plan->with_stdin;
 	snprintf(run->conn, sizeof run->conn, "%s", pbrpc_call_conn_name(call));
 	printable(run->name, sizeof run->name, plan->name);
 	uv_timer_init(loop, &run->timer);
 	run->timer.data = run;
 	run->open_handles = 1;
+	if (svc->contain == CONTAIN_REAPER) {
+		uv_signal_init(loop, &run->orphans);
+		run->orphans.data = run;
+		run->open_handles++;
+		uv_signal_start(&run->orphans, on_orphan_exit, SIGCHLD);
+	}
 	/* Every descriptor is close-on-exec (rpcd_spawn's, libuv's, and the
 	 * inherited ones since rpcd_exec_register): the next child gets none. */
 	if (plan->with_stdin)
@@ -616,8 +727,12 @@ static pbrpc_status spawn_run(exec_service *svc, pbrpc_call *call, const rpcd_ex
 		/* libuv refused a descriptor (short of memory, say): undo the
 		 * start, waiting here for the killed child. */
 		kill(-run->child.pid, SIGKILL);
+		if (svc->contain == CONTAIN_CGROUP)
+			rpcd_cgroup_run_signal(&run->cgroup, SIGKILL);
 		waitpid(run->child.pid, NULL, 0);
 		run->exited = run->out_done = run->err_done = run->in_closed = run->logged = 1;
+		if (svc->contain == CONTAIN_REAPER)
+			close_handle(run, (uv_handle_t *)&run->orphans);
 		if (plan->with_stdin)
 			close_handle(run, (uv_handle_t *)&run->in);
 		close_handle(run, (uv_handle_t *)&run->out);
@@ -647,14 +762,22 @@ static void start_run(pbrpc_call *call, const Pbrpc__Exec__Start *start)
 	pbrpc_status st;
 
 	if (svc->policy.disabled) { /* said before anything else is looked at */
-		st = rpcd_exec_policy_check(&svc->policy, "", &err);
+		st = err.code = PBRPC_PERMISSION_DENIED;
+		snprintf(err.message, sizeof err.message, "exec is disabled on this server");
 		goto refused;
 	}
-	st = rpcd_exec_plan_build(&plan, start, svc->root, &err);
+	/* A client key with root= runs its programs there; its exec-allow= and
+	 * env= narrow what the server's policy permits (both must agree). */
+	const rpcd_client_key *key = rpcd_policy_of(call);
+	const char *root = key && key->root ? key->root : svc->root;
+	int root_fd = key && key->root_fd >= 0 ? key->root_fd : svc->root_fd;
+	st = rpcd_exec_plan_build(&plan, start, root, root_fd, &err);
 	if (st == PBRPC_OK)
-		st = rpcd_exec_policy_check(&svc->policy, plan.program, &err);
-	if (st == PBRPC_OK) /* the client's entries come first in plan.env */
-		st = rpcd_exec_policy_check_env(&svc->policy, plan.env, start->n_env, &err);
+		st = rpcd_exec_policy_permit(&svc->policy, &plan, &err);
+	if (st == PBRPC_OK && key && (key->has_exec_allow || key->exec.has_env))
+		st = rpcd_exec_policy_permit(&key->exec, &plan, &err);
+	if (st == PBRPC_OK)
+		st = rpcd_exec_plan_check_cwd(&plan, &err);
 	if (st == PBRPC_OK && svc->n_runs >= svc->max_runs) {
 		st = err.code = PBRPC_RESOURCE_EXHAUSTED;
 		snprintf(err.message, sizeof err.message,
@@ -731,6 +854,62 @@ static void inherited_fds_cloexec(void)
 	}
 }
 
+/* A cgroup per run if rpcd can make one (unless --no-cgroup), else rpcd as a
+ * child subreaper. A limit the operator asked for that cannot be applied
+ * stops rpcd; the default process cap only gets a warning. */
+static int set_up_containment(exec_service *svc, const rpcd_options *o, pbrpc_error *err)
+{
+	pbrpc_error why = {0};
+	unsigned max_pids = o->exec_max_pids ? o->exec_max_pids : RPCD_DEFAULT_EXEC_MAX_PIDS;
+	int dropped = 0;
+	if (o->no_cgroup)
+		snprintf(why.message, sizeof why.message, "--no-cgroup");
+	else if (rpcd_cgroup_init(&svc->cgroup, max_pids, !o->exec_max_pids_given, &dropped,
+	                          o->exec_max_memory, &why) == 0) {
+		svc->contain = CONTAIN_CGROUP;
+		char pids[32] = "none", memory[32] = "none";
+		if (!dropped)
+			snprintf(pids, sizeof pids, "%u", max_pids);
+		if (o->exec_max_memory)
+			snprintf(memory, sizeof memory, "%llu",
+			         (unsigned long long)o->exec_max_memory);
+		pbrpc_server_log(svc->server, PBRPC_LOG_INFO,
+		                 "exec: each program runs in a cgroup of its own beneath %s "
+		                 "(pids.max %s, memory.max %s)",
+		                 svc->cgroup.path, pids, memory);
+		if (dropped)
+			pbrpc_server_log(
+			    svc->server, PBRPC_LOG_WARN,
+			    "exec: no pids controller for %s: programs have no process cap "
+			    "(delegate it, e.g. systemd's Delegate=yes)",
+			    svc->cgroup.home);
+		return 0;
+	}
+	if (o->exec_max_pids_given || o->exec_max_memory) {
+		err->code = PBRPC_FAILED_PRECONDITION;
+		snprintf(
+		    err->message, sizeof err->message,
+		    "--exec-max-pids and --exec-max-memory need a cgroup for each program, and "
+		    "there is none: %.800s",
+		    why.message);
+		return -1;
+	}
+	if (rpcd_reaper_init(err) != 0)
+		return -1;
+	svc->contain = CONTAIN_REAPER;
+	pbrpc_server_log(svc->server, PBRPC_LOG_INFO,
+	                 "exec: no cgroup for programs (%s); rpcd is their child subreaper and "
+	                 "kills every process a program leaves; no per-program process cap",
+	                 why.message);
+	return 0;
+}
+
+static void warn_to_log(void *ctx, const char *message)
+{
+	exec_service *svc = ctx;
+	pbrpc_server_log(svc->server, PBRPC_LOG_WARN, "%s", message);
+}
+
 pbrpc_status rpcd_exec_register(pbrpc_server *s, const rpcd_options *o, pbrpc_error *err)
 {
 	exec_service *svc = calloc(1, sizeof *svc);
@@ -741,10 +920,31 @@ pbrpc_status rpcd_exec_register(pbrpc_server *s, const rpcd_options *o, pbrpc_er
 	}
 	the_service = svc;
 	svc->server = s;
+	svc->root_fd = -1;
 	svc->root = o->root;
 	svc->max_runs = o->max_exec ? o->max_exec : RPCD_DEFAULT_MAX_EXEC;
 	svc->policy.disabled = o->no_exec;
+	svc->policy.root = o->root;
+	svc->policy.warn = warn_to_log;
+	svc->policy.warn_ctx = svc;
+	svc->root_fd = open(o->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (svc->root_fd < 0) {
+		err->code = PBRPC_FAILED_PRECONDITION;
+		snprintf(err->message, sizeof err->message, "--root %s: %s", o->root,
+		         strerror(errno));
+		return err->code;
+	}
 	if (o->exec_allow && rpcd_exec_policy_load(&svc->policy, o->exec_allow, err) != 0)
+		return err->code;
+	for (size_t i = 0; i < o->n_exec_env; i++) {
+		if (rpcd_exec_policy_accept_env(&svc->policy, o->exec_env[i], ",", err) != 0) {
+			char why[sizeof err->message];
+			snprintf(why, sizeof why, "%s", err->message);
+			snprintf(err->message, sizeof err->message, "--exec-env %.900s", why);
+			return err->code;
+		}
+	}
+	if (!svc->policy.disabled && set_up_containment(svc, o, err) != 0)
 		return err->code;
 	inherited_fds_cloexec();
 	return pbrpc_exec_exec_register(s, &exec_handlers, svc, err);
@@ -755,6 +955,10 @@ void rpcd_exec_free(void)
 	if (!the_service)
 		return;
 	rpcd_exec_policy_free(&the_service->policy);
+	if (the_service->root_fd >= 0)
+		close(the_service->root_fd);
+	if (the_service->contain == CONTAIN_CGROUP)
+		rpcd_cgroup_free(&the_service->cgroup);
 	free(the_service);
 	the_service = NULL;
 }

@@ -64,8 +64,10 @@ out=$(as erin --server "$SOCK_id" echo hi 2>&1)
 check "from=: a Unix-socket client does not match a from= list" grep -q "not authorized from unix" <<<"$out"
 
 # --- root=: a key confined to its own directory ----------------------------------
+printf '/usr/bin/env\n' >"$T/eve-allow"
 cat >"$T/ak-root" <<AK
 root=$T/bobroot $(keyline "$T/bob") bob
+exec-allow=$T/eve-allow,env=LC_*:TZ $(keyline "$T/erin") eve
 AK
 start_rpcd rt --authorized-keys "$T/ak-root" || exit 1
 echo top >"$T/root-rt/top.txt"
@@ -74,8 +76,21 @@ out=$(as bob --server "$ADDR_rt" get top.txt - 2>&1)
 check "root=: the server's root is out of reach" grep -q "NOT_FOUND" <<<"$out"
 check "root=: put lands in the key's root" as bob --server "$ADDR_rt" put "$T/src.txt" new.txt
 check "root=: ... and not in the server's" test -e "$T/bobroot/new.txt" -a ! -e "$T/root-rt/new.txt"
+expect_eq "root=: exec runs in the key's root" "$T/bobroot" "$(as bob --server "$ADDR_rt" exec -- pwd 2>&1)"
 out=$(as bob --server "$ADDR_rt" get ../root-rt/top.txt - 2>&1)
 check "root=: no escape with .." grep -q "not allowed in paths (PERMISSION_DENIED)" <<<"$out"
+
+# --- exec-allow= and env=: a key's own exec policy, narrower than the server's --------
+expect_eq "exec-allow=: a listed program runs" "TZ=UTC" \
+	"$(as erin --server "$ADDR_rt" exec --env TZ=UTC -- /usr/bin/env 2>&1 | grep '^TZ=')"
+out=$(as erin --server "$ADDR_rt" exec -- /usr/bin/id 2>&1)
+check "exec-allow=: any other program is PERMISSION_DENIED" grep -q "allow-list.*PERMISSION_DENIED" <<<"$out"
+out=$(as erin --server "$ADDR_rt" exec --env LC_ALL=C -- /usr/bin/env 2>&1)
+check "env=: a name its globs accept (LC_*) is set" grep -q "^LC_ALL=C$" <<<"$out"
+out=$(as erin --server "$ADDR_rt" exec --env TAR_OPTIONS=--x -- /usr/bin/env 2>&1)
+check "env=: any other name is refused, naming it" grep -q "TAR_OPTIONS.*PERMISSION_DENIED" <<<"$out"
+expect_eq "env=: ... and the other key (bob, no exec policy of its own) is unaffected" \
+	"TAR_OPTIONS=--x" "$(as bob --server "$ADDR_rt" exec --env TAR_OPTIONS=--x -- /usr/bin/env 2>&1 | grep '^TAR_OPTIONS=')"
 
 # --- pinned server keys -------------------------------------------------------------
 "$RPCC" keygen "$T/otherhost" >/dev/null
@@ -178,6 +193,8 @@ bad_start "bad from=" "from=10.0.0.300 $good a" "1: from: '10.0.0.300'"
 bad_start "missing root=" "root=$T/nowhere $good a" "1: root=$T/nowhere"
 bad_start "bad max-calls=" "max-calls=0 $good a" "1: max-calls must be"
 bad_start "option without its value" "services= $good a" "1: services needs a value"
+bad_start "bad env= name" "env=LC_*:1BAD $good a" "1: env: "
+bad_start "missing exec-allow= file" "exec-allow=$T/nowhere $good a" "1: exec-allow: "
 out=$("$RPCD" --listen 127.0.0.1:0 --host-key "$HOST_KEY" --authorized-keys "$T/missing" --root "$T" 2>&1)
 check "a missing --authorized-keys file is refused" grep -q "$T/missing: No such file" <<<"$out"
 
