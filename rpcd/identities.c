@@ -13,7 +13,13 @@
 #include "paths.h"
 #include "pbrpc.h"
 
-int rpcd_host_key_load(const char *path, uint8_t secret[32], int *created)
+typedef pbrpc_status (*key_maker)(const char *path, pbrpc_error *err);
+typedef pbrpc_status (*key_loader)(const char *path, uint8_t secret[32], pbrpc_error *err);
+
+/* The one way rpcd comes by a key file: create it (and its directory,
+ * 0700) if it does not exist, then load it. */
+static int key_file_ensure(const char *path, const char *what, key_maker make, key_loader load,
+                           uint8_t secret[32], int *created)
 {
 	pbrpc_error err = {0};
 	struct stat st;
@@ -24,22 +30,40 @@ int rpcd_host_key_load(const char *path, uint8_t secret[32], int *created)
 			        strerror(errno));
 			return -1;
 		}
-		char host[256] = "localhost", comment[300];
-		gethostname(host, sizeof host - 1);
-		host[sizeof host - 1] = '\0';
-		snprintf(comment, sizeof comment, "rpcd@%s", host);
-		if (pbrpc_identity_generate(path, comment, &err) == PBRPC_OK)
+		if (make(path, &err) == PBRPC_OK) {
 			*created = 1;
-		else if (err.code != PBRPC_ALREADY_EXISTS) {
-			fprintf(stderr, "rpcd: host key: %s\n", err.message);
+		} else if (err.code != PBRPC_ALREADY_EXISTS) {
+			/* ALREADY_EXISTS: another process won the race; load its key. */
+			fprintf(stderr, "rpcd: %s: %s\n", what, err.message);
 			return -1;
 		}
 	}
-	if (pbrpc_identity_load(path, secret, &err) != PBRPC_OK) {
-		fprintf(stderr, "rpcd: host key: %s\n", err.message);
+	if (load(path, secret, &err) != PBRPC_OK) {
+		fprintf(stderr, "rpcd: %s: %s\n", what, err.message);
 		return -1;
 	}
 	return 0;
+}
+
+static pbrpc_status make_host_key(const char *path, pbrpc_error *err)
+{
+	char host[256] = "localhost", comment[300];
+	gethostname(host, sizeof host - 1);
+	host[sizeof host - 1] = '\0';
+	snprintf(comment, sizeof comment, "rpcd@%s", host);
+	return pbrpc_identity_generate(path, comment, err);
+}
+
+int rpcd_host_key_load(const char *path, uint8_t secret[32], int *created)
+{
+	return key_file_ensure(path, "host key", make_host_key, pbrpc_identity_load, secret,
+	                       created);
+}
+
+int rpcd_shared_key_load(const char *path, uint8_t key[PBRPC_KEY_BYTES], int *created)
+{
+	return key_file_ensure(path, "shared key", pbrpc_key_generate, pbrpc_key_load, key,
+	                       created);
 }
 
 /* The login name as a key NAME (letters, digits, . _ @ - +). */

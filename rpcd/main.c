@@ -22,34 +22,6 @@
 
 #define EXIT_STARTUP 1
 
-/* Loads the key file, first creating it (and its directory, 0700) if it does
- * not exist, as "no options works on one machine" asks. *created says so. */
-static int load_or_create_key(const char *path, uint8_t key[PBRPC_KEY_BYTES], int *created)
-{
-	pbrpc_error err = {0};
-	struct stat st;
-	*created = 0;
-	if (stat(path, &st) != 0 && errno == ENOENT) {
-		if (rpcd_mkdir_parent(path, 0700) != 0) {
-			fprintf(stderr, "rpcd: cannot create the directory of %s: %s\n", path,
-			        strerror(errno));
-			return -1;
-		}
-		if (pbrpc_key_generate(path, &err) == PBRPC_OK) {
-			*created = 1;
-		} else if (err.code != PBRPC_ALREADY_EXISTS) {
-			/* ALREADY_EXISTS: another process won the race; load its key. */
-			fprintf(stderr, "rpcd: %s\n", err.message);
-			return -1;
-		}
-	}
-	if (pbrpc_key_load(path, key, &err) != PBRPC_OK) {
-		fprintf(stderr, "rpcd: %s\n", err.message);
-		return -1;
-	}
-	return 0;
-}
-
 /* The default root is created if missing; a root the operator names must
  * already exist, so that a typo does not quietly serve an empty directory. */
 static int prepare_root(rpcd_options *o, char *buf, size_t size)
@@ -97,7 +69,7 @@ static int load_keys(rpcd_options *o, rpcd_keys *k)
 	pbrpc_error err = {0};
 	memset(k, 0, sizeof *k);
 	if (o->key_file) {
-		if (load_or_create_key(o->key_file, k->psk, &k->psk_created) != 0)
+		if (rpcd_shared_key_load(o->key_file, k->psk, &k->psk_created) != 0)
 			return -1;
 		k->has_psk = 1;
 		if (!o->host_key && !o->authorized_keys)
