@@ -404,7 +404,7 @@ pbrpc_status pbrpc_conn_authorize(pbrpc_conn *c, pbrpc_error *why)
 }
 
 /* Protocol 2: the server's verdict on the client's key is its first sealed
- * record, a Frame{call_id 0, STATUS} (docs/protocol.md §3.5). */
+ * record, a Frame{call_id 0, STATUS} (docs/protocol.md §3.2). */
 static void send_verdict(pbrpc_conn *c, pbrpc_status status, const char *message)
 {
 	pbrpc_frame f = {0};

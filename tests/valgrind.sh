@@ -15,5 +15,5 @@ reports=$(mktemp -d /tmp/pbrpc-valgrind.XXXXXX)
 trap 'rm -rf "$reports"' EXIT
 export PBRPC_VALGRIND=$reports PBRPC_REPORT_DIR=$reports
 # Timings stretch 20-50x under valgrind: the scripts that time nothing tight.
-export TESTS=${TESTS:-"integration/basic.sh integration/daemon.sh integration/fault.sh integration/client_api.sh integration/library.sh integration/hostile.sh"}
+export TESTS=${TESTS:-"integration/basic.sh integration/daemon.sh integration/fault.sh integration/client_api.sh integration/library.sh integration/hostile.sh integration/startups.sh"}
 exec ./tests/run.sh
