@@ -11,7 +11,9 @@ T=$(mktemp -d /tmp/pbrpc-test.XXXXXX)
 # make test-valgrind sets PBRPC_VALGRIND to a directory: rpcd and rpcc then run
 # under valgrind, each process writing its errors (none, if clean) to a file
 # there, which tests/run.sh counts at the end.
-START_WAIT=100
+# START_WAIT: seconds rpcd may take to start listening. A safety net only (a
+# loaded machine or valgrind is slow): the wait ends as soon as it listens.
+START_WAIT=60
 if [ -n "${PBRPC_VALGRIND:-}" ]; then
 	for prog in rpcd rpcc; do
 		cat >"$T/vg-$prog" <<VGEOF
@@ -23,7 +25,7 @@ VGEOF
 	done
 	RPCD=$T/vg-rpcd
 	RPCC=$T/vg-rpcc
-	START_WAIT=600
+	START_WAIT=300
 fi
 KEY=$T/key
 FAILED=0
@@ -33,6 +35,7 @@ cleanup() {
 	local pid
 	for pid in "${RPCD_PIDS[@]}"; do
 		kill -TERM "$pid" 2>/dev/null
+		kill -CONT "$pid" 2>/dev/null # one a test left stopped (freeze) must see the TERM
 	done
 	for pid in "${RPCD_PIDS[@]}"; do
 		wait "$pid" 2>/dev/null
@@ -73,10 +76,12 @@ start_rpcd() {
 		--root "$T/root-$name" "$@" 2>"$log" &
 	local pid=$!
 	RPCD_PIDS+=("$pid")
-	for i in $(seq 1 "$START_WAIT"); do
+	local end=$((SECONDS + START_WAIT))
+	for ((i = 0; i < START_WAIT * 100; i++)); do
 		port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log" | head -1)
 		[ -n "$port" ] && break
 		kill -0 "$pid" 2>/dev/null || break
+		[ $SECONDS -lt $end ] || break
 		sleep 0.05
 	done
 	if [ -z "$port" ]; then
@@ -88,6 +93,57 @@ start_rpcd() {
 	printf -v "SOCK_$name" 'unix:%s' "$T/sock-$name"
 	printf -v "PID_$name" '%s' "$pid"
 	printf -v "LOG_$name" '%s' "$log"
+}
+
+# wait_for SECONDS CMD...: polls CMD every 50 ms until it succeeds; returns 1
+# if it has not after SECONDS of wall time. The limit is a safety net for a
+# stuck test, never a speed the test asserts: it counts time, not tries, so a
+# check that is itself slow on a busy machine does not stretch it (and the
+# tries are bounded too).
+wait_for() {
+	local end=$((SECONDS + $1 + 1)) i
+	shift
+	for ((i = 0; i < 100000; i++)); do
+		"$@" && return 0
+		[ $SECONDS -lt $end ] || return 1
+		sleep 0.05
+	done
+	return 1
+}
+
+# process_gone PID: the process has exited (or is a zombie not yet reaped).
+process_gone() {
+	local state
+	state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+	[ -z "$state" ] || [ "$state" = Z ]
+}
+
+# all_threads_stopped PID: every thread of PID is in the stopped state.
+# (A process that is gone holds still too.)
+all_threads_stopped() {
+	! sed 's/.*) //' /proc/"$1"/task/*/stat 2>/dev/null | cut -d' ' -f1 | grep -qv '^[Tt]$'
+}
+
+# freeze PID: stops PID (SIGSTOP) and waits until every thread of it has, so
+# that what the test then reads of its state (files, logs) holds still: a
+# check and the action that depends on it cannot race the process.
+# thaw PID: lets it run again.
+freeze() {
+	kill -STOP "$1" 2>/dev/null || return 1
+	wait_for 60 all_threads_stopped "$1"
+}
+thaw() { kill -CONT "$1" 2>/dev/null; }
+
+# holds_file PID PATTERN: PID has a descriptor open on a path matching the
+# shell PATTERN (rpcd still writing an upload's part file, for example).
+holds_file() {
+	local fd target
+	for fd in /proc/"$1"/fd/*; do
+		target=$(readlink "$fd" 2>/dev/null) || continue
+		# shellcheck disable=SC2053
+		[[ $target == $2 ]] && return 0
+	done
+	return 1
 }
 
 # rpcc ARGS...: the real client with the test key.
@@ -123,12 +179,9 @@ stop_rpcd_checked() {
 	fi
 	expect_eq "rpcc still served after $2" "after" "$(rpcc --server "$addr" echo after)"
 	kill -TERM "$pid"
-	for _ in $(seq 1 100); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
-	done
+	wait_for 60 process_gone "$pid"
 	if kill -0 "$pid" 2>/dev/null; then
-		fail "rpcd stops on SIGTERM" "still running after 5 s"
+		fail "rpcd stops on SIGTERM" "still running after 60 s"
 	else
 		wait "$pid"
 		expect_eq "rpcd exits 0 on SIGTERM after $2" 0 "$?"
