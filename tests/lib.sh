@@ -134,6 +134,35 @@ freeze() {
 }
 thaw() { kill -CONT "$1" 2>/dev/null; }
 
+# any_running PID...: one of the processes has not exited yet.
+any_running() {
+	local p
+	for p; do process_gone "$p" || return 0; done
+	return 1
+}
+
+# stopped_when PID SECONDS CMD...: lets PID run in short slices and stops it
+# (freeze) after each, until CMD is true of what it left; returns 0 with PID
+# stopped, so nothing it does can change the state CMD saw before the test
+# acts on it (kills it, or kills a client of it). Returns 1, with PID
+# running, if CMD was not true within SECONDS, or as soon as none of the
+# processes in the array CLIENTS (when set) is left to make progress.
+CLIENTS=()
+stopped_when() {
+	local pid=$1 end=$(($2 + SECONDS)) i
+	shift 2
+	for ((i = 0; i < 100000; i++)); do
+		freeze "$pid" || return 1
+		"$@" && return 0
+		thaw "$pid"
+		[ $SECONDS -lt $end ] || return 1
+		[ ${#CLIENTS[@]} -eq 0 ] || any_running "${CLIENTS[@]}" || return 1
+		sleep 0.02
+	done
+	thaw "$pid"
+	return 1
+}
+
 # holds_file PID PATTERN: PID has a descriptor open on a path matching the
 # shell PATTERN (rpcd still writing an upload's part file, for example).
 holds_file() {

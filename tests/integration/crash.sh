@@ -59,37 +59,12 @@ mid_flight() {
 	done
 	[ $done -ge 1 ] && at_least_temp 1 "$R"
 }
-# any_running PID...: one of the processes has not exited yet.
-any_running() {
-	local p
-	for p; do process_gone "$p" || return 0; done
-	return 1
-}
-# stopped_when PID SECONDS CMD...: lets PID run in short slices and stops it
-# (tests/lib.sh freeze) after each, until CMD is true of what it left; returns
-# 0 with PID stopped, so nothing it does can change the state CMD saw before
-# the test acts on it. 1 (PID running again) if CMD was never true within
-# SECONDS, or if none of the clients in CLIENTS is left to make progress.
-stopped_when() {
-	local pid=$1 end=$((SECONDS + $2)) i
-	shift 2
-	for ((i = 0; i < 100000; i++)); do
-		freeze "$pid" || return 1
-		"$@" && return 0
-		thaw "$pid"
-		[ $SECONDS -lt $end ] && any_running "${CLIENTS[@]}" || return 1
-		sleep 0.02
-	done
-	thaw "$pid"
-	return 1
-}
 serves() { [ "$(rpcc --server "$1" echo still-here 2>/dev/null)" = still-here ]; }
 
 W=$T/work
 mkdir -p "$W"
 N=16
 MIB=$((1 << 20))
-CLIENTS=()
 
 # ---- a) kill -9 of rpcd during 16 puts -----------------------------------------
 start_rpcd a || exit 1
