@@ -47,7 +47,7 @@ static char g_why[512]; /* why the current case failed (the first reason wins) *
 /* Waits (bounded) for text in the log past offset `from`. */
 static int log_has(off_t from, const char *text)
 {
-	int64_t until = now_ms() + 3000;
+	int64_t until = now_ms() + WAIT_MS;
 	for (;;) {
 		FILE *f = fopen(g_log, "r");
 		if (f) {

@@ -106,7 +106,7 @@ static int line_matches(const char *line, void *arg)
 static int log_wait(off_t from, const char *text, char *found, size_t size)
 {
 	line_search ls = {.text = text};
-	int64_t until = now_ms() + 3000;
+	int64_t until = now_ms() + WAIT_MS;
 	while (!log_scan(from, line_matches, &ls)) {
 		if (now_ms() > until)
 			return 0;
