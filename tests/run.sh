@@ -75,11 +75,13 @@ SLOW="tests/integration/file.sh tests/integration/exec.sh tests/integration/host
 tests/integration/crash.sh tests/integration/soak.sh tests/integration/install.sh
 tests/integration/library.sh"
 ordered=()
+declare -A is_slow=()
 for s in $SLOW; do
+	is_slow[$s]=1
 	for t in "${tests[@]}"; do [ "$t" = "$s" ] && ordered+=("$t"); done
 done
 for t in "${tests[@]}"; do
-	[[ " $(echo $SLOW) " == *" $t "* ]] || ordered+=("$t")
+	[ -n "${is_slow[$t]:-}" ] || ordered+=("$t")
 done
 i=0
 for t in "${ordered[@]}"; do
