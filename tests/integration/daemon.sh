@@ -40,16 +40,24 @@ check "bad listen address refused" grep -qi "bad address" <<<"$out"
 
 # Graceful stop: an open call finishes after SIGTERM, then rpcd exits 0.
 start_rpcd g || exit 1
-coproc CHAT { "$B/tests/fault_slow_chat" "$SOCK_g" "$KEY"; }
-read -r -t 60 first <&"${CHAT[0]}"
-expect_eq "chat call open" "open" "$first"
+# The chat's input is a FIFO held open here, its output a file: a coproc's
+# descriptors vanish when it exits, which on a busy machine could be before
+# its last line was read.
+mkfifo "$T/chat-in"
+exec {chat_in}<>"$T/chat-in"
+"$B/tests/fault_slow_chat" "$SOCK_g" "$KEY" <"$T/chat-in" >"$T/chat.out" 2>&1 &
+chat=$!
+wait_for 60 grep -qx open "$T/chat.out"
+expect_eq "chat call open" "open" "$(sed -n 1p "$T/chat.out")"
 kill -TERM "$PID_g"
 # rpcd took the TERM (it logs that it is stopping), and waits for the call.
 wait_for 60 grep -q "stopping" "$LOG_g"
 check "rpcd still running with a call in flight" kill -0 "$PID_g"
-echo go >&"${CHAT[1]}"
-read -r -t 60 second <&"${CHAT[0]}"
-expect_eq "in-flight call finished after SIGTERM" "done" "$second"
+echo go >&"$chat_in"
+wait_for 60 process_gone "$chat"
+wait "$chat"
+exec {chat_in}>&-
+expect_eq "in-flight call finished after SIGTERM" "done" "$(sed -n 2p "$T/chat.out")"
 wait_for 60 process_gone "$PID_g"
 wait "$PID_g"
 expect_eq "rpcd exited 0 after the last call" 0 "$?"
