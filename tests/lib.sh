@@ -31,9 +31,27 @@ KEY=$T/key
 FAILED=0
 RPCD_PIDS=()
 
+# own_children PID...: prints those of the PIDs that are still children of
+# this shell. A PID whose process has ended (and been reaped) may by now
+# belong to anything on the machine, another test's rpcd included, with test
+# files running in parallel: signal only our own (signal_own SIGNAL PID...).
+own_children() {
+	local pid
+	for pid; do
+		[ "$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f2)" = "$$" ] && echo "$pid"
+	done
+}
+signal_own() {
+	local sig=$1 pid
+	shift
+	for pid in $(own_children "$@"); do
+		kill "-$sig" "$pid" 2>/dev/null
+	done
+}
+
 cleanup() {
 	local pid
-	for pid in "${RPCD_PIDS[@]}"; do
+	for pid in $(own_children "${RPCD_PIDS[@]}"); do
 		kill -TERM "$pid" 2>/dev/null
 		kill -CONT "$pid" 2>/dev/null # one a test left stopped (freeze) must see the TERM
 	done

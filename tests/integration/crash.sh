@@ -22,9 +22,7 @@ MNT=
 BG_PIDS=()
 crash_cleanup() {
 	local pid
-	for pid in "${BG_PIDS[@]}"; do
-		kill -KILL "$pid" 2>/dev/null
-	done
+	signal_own KILL "${BG_PIDS[@]}" # (their PIDs may be another's by now)
 	for pid in $(pgrep -f "sleep 30\\.$RUN[0-9]( |\$)"); do
 		kill -KILL "$pid" 2>/dev/null
 	done
@@ -199,7 +197,7 @@ if stopped_when "$PID_a" 300 mid_flight; then
 			fail "--partial-max-age 0: a dropped upload keeps no part file" "$(temp_files "$R")"
 		fi
 	else
-		kill -9 "$putter" 2>/dev/null
+		signal_own KILL "$putter"
 		wait "$putter" 2>/dev/null
 		fail "--partial-max-age 0: never caught with part of the upload written" \
 			"$(ls -la "$R")"
@@ -244,7 +242,7 @@ kill_client_mid_exec() {
 	BG_PIDS+=("$client")
 	# rpcc, sh and its two sleeps carry the marker.
 	if ! wait_until 10 at_least_marked 4 "$m"; then
-		kill -9 "$client" 2>/dev/null
+		signal_own KILL "$client"
 		fail "$name: the program never started" "$(marked "$m")"
 		return
 	fi
@@ -363,7 +361,7 @@ else
 	fail "descriptors free again: rpcd serves new clients" "$(tail -5 "$LOG_fd")"
 fi
 ok=1
-for p in "${HONEST[@]}"; do kill -TERM "$p" 2>/dev/null; done
+signal_own TERM "${HONEST[@]}"
 for p in "${HONEST[@]}"; do wait "$p" 2>/dev/null; done
 wait_until 10 none_marked 5 || ok=0
 expect_eq "descriptors free again: the honest clients' programs are gone" 1 "$ok"

@@ -16,9 +16,7 @@ tagged() { grep -lszx "EXEC_TEST_TAG=$RUN-$1" /proc/[0-9]*/environ | cut -d/ -f3
 tag() { echo "--env=EXEC_TEST_TAG=$RUN-$1"; }
 exec_cleanup() {
 	local pid
-	for pid in "${BG_PIDS[@]}"; do
-		kill -KILL "$pid" 2>/dev/null
-	done
+	signal_own KILL "${BG_PIDS[@]}" # (their PIDs may be another's by now)
 	for pid in $(grep -lsz "^EXEC_TEST_TAG=$RUN-" /proc/[0-9]*/environ | cut -d/ -f3); do
 		kill -KILL "$pid" 2>/dev/null
 	done
@@ -244,7 +242,7 @@ if wait_until 60 at_least 24 eight; then # 8 x (sh, its loop, sleep 1007)
 else
 	fail "echo answered at once while 8 programs run" "only $(count_tagged eight)/24 processes started"
 fi
-for pid in "${BG_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+signal_own TERM "${BG_PIDS[@]}" # earlier ones ended: their PIDs may be another's
 if wait_until 60 gone eight; then pass "8 programs gone with their clients"; else
 	fail "8 programs gone with their clients"; fi
 

@@ -207,7 +207,7 @@ if wait_until 60 bash -c "find '$R' -name '.pbrpc-put.*' -size +1k | grep -q .";
 	expect_eq "killed put: old file intact" "the old content" "$(cat "$R/victim")"
 	expect_eq "killed stream put: no partial file left" "" "$(find "$R" -name '.pbrpc-put.*')"
 else
-	kill -9 $putter 2>/dev/null
+	signal_own KILL "$putter"
 	touch "$W/release-stream"
 	fail "killed put: upload never started"
 fi
@@ -244,7 +244,7 @@ if stopped_when "$PID_f" 120 part_between_1m_16m "$R"; then
 	check "resumed put is byte for byte" cmp -s "$W/big" "$R/big"
 	check "resumed put started past 0" grep -Eq 'put big: [0-9]+ bytes from [1-9]' "$LOG_f"
 else
-	kill -9 $putter 2>/dev/null
+	signal_own KILL "$putter"
 	wait $putter 2>/dev/null
 	fail "killed sized put: never caught with 1 to 16 MiB written" "$(ls -la "$R")"
 fi
@@ -277,7 +277,7 @@ if stopped_when "$PID_g" 120 got_part_under_half; then
 	check "no part file after the resumed get" test ! -e "$W/.got-big.pbrpc-part"
 else
 	thaw "$PID_g"
-	kill -9 "$getter" 2>/dev/null
+	signal_own KILL "$getter"
 	fail "killed server: download never caught under half way" \
 		"$(ls -la "$W" | grep got-big)"
 fi
