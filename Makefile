@@ -1,7 +1,8 @@
 # pbrpc - one entry point. Objects and generated code go to $(B) (build/).
 #   make            libpbrpc (static + shared), protoc-gen-pbrpc, rpcd, rpcc
 #   make gen        regenerate all generated code from proto/ (and examples/)
-#   make test       every test; ends with "N passed, N failed"
+#   make test       every test; ends with "N passed, N failed" (TEST_JOBS files at once)
+#   make test-loaded  make test with every core kept busy (scripts/cpu_hog.sh)
 #   make test-asan  the same under AddressSanitizer + UBSan (build-asan/)
 #   make test-valgrind  integration tests with rpcd and rpcc under valgrind
 #   make fuzz / fuzz-run SECONDS=N   libFuzzer targets (tests/fuzz/)
@@ -59,7 +60,7 @@ STATIC_LIB := $(B)/lib/libpbrpc.a
 SHARED_LIB := $(B)/lib/libpbrpc.so.$(SOVERSION)
 BINS := $(B)/bin/rpcd $(B)/bin/rpcc $(PLUGIN)
 
-.PHONY: all gen test test-progs test-asan test-valgrind demo bench bench-quick install uninstall clean deps check-asan
+.PHONY: all gen test test-loaded test-progs test-asan test-valgrind demo bench bench-quick install uninstall clean deps check-asan
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -157,15 +158,22 @@ demo: all
 test: all test-progs
 	@B=$(B) ./tests/run.sh
 
+# The same with a busy loop per core running alongside (started and stopped
+# by scripts/cpu_hog.sh, by PID): the suite must pass on a loaded machine.
+test-loaded: all test-progs
+	@B=$(B) ./scripts/cpu_hog.sh ./tests/run.sh
+
 # The suite again against an ASan+UBSan build in build-asan/; any sanitizer
 # report from any process fails it.
+# One file at a time unless TEST_JOBS says otherwise, as before make test ran
+# files in parallel: sanitizers and valgrind multiply every cost.
 test-asan:
 	$(MAKE) B=build-asan SAN=1 all test-progs
-	@./tests/asan.sh build-asan
+	@TEST_JOBS=$${TEST_JOBS:-1} ./tests/asan.sh build-asan
 
 # The integration tests that suit valgrind, with rpcd and rpcc under it.
 test-valgrind: all test-progs
-	@./tests/valgrind.sh $(B)
+	@TEST_JOBS=$${TEST_JOBS:-1} ./tests/valgrind.sh $(B)
 
 check-asan: test-asan
 

@@ -11,7 +11,9 @@ T=$(mktemp -d /tmp/pbrpc-test.XXXXXX)
 # make test-valgrind sets PBRPC_VALGRIND to a directory: rpcd and rpcc then run
 # under valgrind, each process writing its errors (none, if clean) to a file
 # there, which tests/run.sh counts at the end.
-START_WAIT=100
+# START_WAIT: seconds rpcd may take to start listening. A safety net only (a
+# loaded machine or valgrind is slow): the wait ends as soon as it listens.
+START_WAIT=60
 if [ -n "${PBRPC_VALGRIND:-}" ]; then
 	for prog in rpcd rpcc; do
 		cat >"$T/vg-$prog" <<VGEOF
@@ -23,16 +25,35 @@ VGEOF
 	done
 	RPCD=$T/vg-rpcd
 	RPCC=$T/vg-rpcc
-	START_WAIT=600
+	START_WAIT=300
 fi
 KEY=$T/key
 FAILED=0
 RPCD_PIDS=()
 
+# own_children PID...: prints those of the PIDs that are still children of
+# this shell. A PID whose process has ended (and been reaped) may by now
+# belong to anything on the machine, another test's rpcd included, with test
+# files running in parallel: signal only our own (signal_own SIGNAL PID...).
+own_children() {
+	local pid
+	for pid; do
+		[ "$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f2)" = "$$" ] && echo "$pid"
+	done
+}
+signal_own() {
+	local sig=$1 pid
+	shift
+	for pid in $(own_children "$@"); do
+		kill "-$sig" "$pid" 2>/dev/null
+	done
+}
+
 cleanup() {
 	local pid
-	for pid in "${RPCD_PIDS[@]}"; do
+	for pid in $(own_children "${RPCD_PIDS[@]}"); do
 		kill -TERM "$pid" 2>/dev/null
+		kill -CONT "$pid" 2>/dev/null # one a test left stopped (freeze) must see the TERM
 	done
 	for pid in "${RPCD_PIDS[@]}"; do
 		wait "$pid" 2>/dev/null
@@ -82,10 +103,12 @@ start_rpcd() {
 		--root "$T/root-$name" "$@" 2>"$log" &
 	local pid=$!
 	RPCD_PIDS+=("$pid")
-	for i in $(seq 1 "$START_WAIT"); do
+	local end=$((SECONDS + START_WAIT))
+	for ((i = 0; i < START_WAIT * 100; i++)); do
 		port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log" | head -1)
 		[ -n "$port" ] && break
 		kill -0 "$pid" 2>/dev/null || break
+		[ $SECONDS -lt $end ] || break
 		sleep 0.05
 	done
 	if [ -z "$port" ]; then
@@ -97,6 +120,86 @@ start_rpcd() {
 	printf -v "SOCK_$name" 'unix:%s' "$T/sock-$name"
 	printf -v "PID_$name" '%s' "$pid"
 	printf -v "LOG_$name" '%s' "$log"
+}
+
+# wait_for SECONDS CMD...: polls CMD every 50 ms until it succeeds; returns 1
+# if it has not after SECONDS of wall time. The limit is a safety net for a
+# stuck test, never a speed the test asserts: it counts time, not tries, so a
+# check that is itself slow on a busy machine does not stretch it (and the
+# tries are bounded too).
+wait_for() {
+	local end=$((SECONDS + $1 + 1)) i
+	shift
+	for ((i = 0; i < 100000; i++)); do
+		"$@" && return 0
+		[ $SECONDS -lt $end ] || return 1
+		sleep 0.05
+	done
+	return 1
+}
+
+# process_gone PID: the process has exited (or is a zombie not yet reaped).
+process_gone() {
+	local state
+	state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+	[ -z "$state" ] || [ "$state" = Z ]
+}
+
+# all_threads_stopped PID: every thread of PID is in the stopped state.
+# (A process that is gone holds still too.)
+all_threads_stopped() {
+	! sed 's/.*) //' /proc/"$1"/task/*/stat 2>/dev/null | cut -d' ' -f1 | grep -qv '^[Tt]$'
+}
+
+# freeze PID: stops PID (SIGSTOP) and waits until every thread of it has, so
+# that what the test then reads of its state (files, logs) holds still: a
+# check and the action that depends on it cannot race the process.
+# thaw PID: lets it run again.
+freeze() {
+	kill -STOP "$1" 2>/dev/null || return 1
+	wait_for 60 all_threads_stopped "$1"
+}
+thaw() { kill -CONT "$1" 2>/dev/null; }
+
+# any_running PID...: one of the processes has not exited yet.
+any_running() {
+	local p
+	for p; do process_gone "$p" || return 0; done
+	return 1
+}
+
+# stopped_when PID SECONDS CMD...: lets PID run in short slices and stops it
+# (freeze) after each, until CMD is true of what it left; returns 0 with PID
+# stopped, so nothing it does can change the state CMD saw before the test
+# acts on it (kills it, or kills a client of it). Returns 1, with PID
+# running, if CMD was not true within SECONDS, or as soon as none of the
+# processes in the array CLIENTS (when set) is left to make progress.
+CLIENTS=()
+stopped_when() {
+	local pid=$1 end=$(($2 + SECONDS)) i
+	shift 2
+	for ((i = 0; i < 100000; i++)); do
+		freeze "$pid" || return 1
+		"$@" && return 0
+		thaw "$pid"
+		[ $SECONDS -lt $end ] || return 1
+		[ ${#CLIENTS[@]} -eq 0 ] || any_running "${CLIENTS[@]}" || return 1
+		sleep 0.02
+	done
+	thaw "$pid"
+	return 1
+}
+
+# holds_file PID PATTERN: PID has a descriptor open on a path matching the
+# shell PATTERN (rpcd still writing an upload's part file, for example).
+holds_file() {
+	local fd target
+	for fd in /proc/"$1"/fd/*; do
+		target=$(readlink "$fd" 2>/dev/null) || continue
+		# shellcheck disable=SC2053
+		[[ $target == $2 ]] && return 0
+	done
+	return 1
 }
 
 # rpcc ARGS...: the real client with the test identity, pinning the test
@@ -133,12 +236,9 @@ stop_rpcd_checked() {
 	fi
 	expect_eq "rpcc still served after $2" "after" "$(rpcc --server "$addr" echo after)"
 	kill -TERM "$pid"
-	for _ in $(seq 1 100); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
-	done
+	wait_for 60 process_gone "$pid"
 	if kill -0 "$pid" 2>/dev/null; then
-		fail "rpcd stops on SIGTERM" "still running after 5 s"
+		fail "rpcd stops on SIGTERM" "still running after 60 s"
 	else
 		wait "$pid"
 		expect_eq "rpcd exits 0 on SIGTERM after $2" 0 "$?"

@@ -5,49 +5,59 @@
 #   shell tests:            tests/integration/*.sh, tests/gen/check.sh (PASS/FAIL lines)
 # Any program that exits non-zero without printing a FAIL counts as one failure.
 # TESTS='pattern ...' runs only the tests whose path contains one of the patterns.
+# TEST_JOBS=N runs up to N test files at once (default: cores + 1; the files
+# are independent: own temp dirs, ports, markers). Each file's lines print
+# as one block when it ends, the slowest files start first.
 # PBRPC_REPORT_DIR: a directory of sanitizer/valgrind reports to count at the end.
 set -u
 cd "$(dirname "$0")/.."
 B=${B:-build}
 export B
-passed=0
-failed=0
-failures=()
 pattern=${TESTS:-}
 
+# run_one TEST RESULT: runs TEST; RESULT.counts gets "PASSED FAILED",
+# RESULT.fail its failure lines; its summary (and on failure the end of its
+# output) prints as one block under a lock, so parallel runs do not mix lines.
 run_one() {
-	local t=$1 log rc p f
-	log=$(mktemp)
+	local t=$1 res=$2 log=$2.log rc p f start secs
+	start=$SECONDS
 	case $t in
-	*.sh) timeout 600 bash "$t" >"$log" 2>&1 ;;
-	*) timeout 600 "$t" >"$log" 2>&1 ;;
+	*.sh) timeout 900 bash "$t" >"$log" 2>&1 ;;
+	*) timeout 900 "$t" >"$log" 2>&1 ;;
 	esac
 	rc=$?
+	secs=$((SECONDS - start))
+	: >"$res.fail"
 	if grep -q '^\[==========\]' "$log"; then # cmocka
 		p=$(grep -c '^\[       OK \]' "$log")
 		# A failed case shows twice: where it ran and in the closing list. Count it once.
 		f=$(grep '^\[  FAILED  \] [a-z_]' "$log" | sort -u | wc -l)
-		grep '^\[  FAILED  \] [a-z_]' "$log" | sort -u | sed "s|^\[  FAILED  \] |$t: |" >>"$failfile"
+		grep '^\[  FAILED  \] [a-z_]' "$log" | sort -u | sed "s|^\[  FAILED  \] |$t: |" >>"$res.fail"
 	else
 		p=$(grep -c '^PASS ' "$log")
 		f=$(grep -c '^FAIL ' "$log")
-		grep '^FAIL ' "$log" | sed "s|^FAIL |$t: |" >>"$failfile"
+		grep '^FAIL ' "$log" | sed "s|^FAIL |$t: |" >>"$res.fail"
 	fi
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		f=1
-		echo "$t: exited $rc" >>"$failfile"
+		echo "$t: exited $rc" >>"$res.fail"
 	fi
-	printf '%-44s %4d passed %4d failed\n' "$t" "$p" "$f"
-	if [ "$f" -ne 0 ]; then
-		sed 's/^/    | /' "$log" | tail -40
-	fi
-	passed=$((passed + p))
-	failed=$((failed + f))
-	rm -f "$log"
+	{
+		printf '%-44s %4d passed %4d failed %5ds\n' "$t" "$p" "$f" "$secs"
+		if [ "$f" -ne 0 ]; then
+			sed 's/^/    | /' "$log" | tail -40
+		fi
+	} >"$res.out"
+	flock "$results/lock" cat "$res.out"
+	echo "$p $f" >"$res.counts"
 }
 
-failfile=$(mktemp)
-trap 'rm -f "$failfile"' EXIT
+results=$(mktemp -d /tmp/pbrpc-run.XXXXXX)
+failfile=$results/failures
+trap 'rm -rf "$results"' EXIT
+: >"$results/lock"
+jobs_max=${TEST_JOBS:-$(($(nproc) + 1))}
+[ "$jobs_max" -ge 1 ] 2>/dev/null || jobs_max=1
 tests=()
 for t in "$B"/tests/unit_* tests/gen/check.sh tests/integration/*.sh; do
 	[ -e "$t" ] || continue
@@ -59,8 +69,41 @@ for t in "$B"/tests/unit_* tests/gen/check.sh tests/integration/*.sh; do
 	fi
 	tests+=("$t")
 done
+# The slowest files first (measured), so none of them starts last; the rest
+# in their usual order.
+SLOW="tests/integration/file.sh tests/integration/exec.sh tests/integration/hostile.sh
+tests/integration/crash.sh tests/integration/soak.sh tests/integration/install.sh
+tests/integration/library.sh"
+ordered=()
+declare -A is_slow=()
+for s in $SLOW; do
+	is_slow[$s]=1
+	for t in "${tests[@]}"; do [ "$t" = "$s" ] && ordered+=("$t"); done
+done
 for t in "${tests[@]}"; do
-	run_one "$t"
+	[ -n "${is_slow[$t]:-}" ] || ordered+=("$t")
+done
+i=0
+for t in "${ordered[@]}"; do
+	while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do
+		wait -n
+	done
+	i=$((i + 1))
+	run_one "$t" "$results/$i" &
+done
+wait
+passed=0
+failed=0
+for ((k = 1; k <= i; k++)); do
+	if [ -s "$results/$k.counts" ]; then
+		read -r p f <"$results/$k.counts"
+	else
+		p=0 f=1
+		echo "${ordered[k - 1]}: no result (the runner itself failed)" >>"$results/$k.fail"
+	fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+	cat "$results/$k.fail" >>"$failfile" 2>/dev/null
 done
 # make test-asan and make test-valgrind point every process's reports at
 # PBRPC_REPORT_DIR: any file with a report in it is a failure, whichever test made it.

@@ -44,10 +44,10 @@ static int g_failed;
 
 static char g_why[512]; /* why the current case failed (the first reason wins) */
 
-/* Waits (bounded) for text in the log past offset `from`. */
-static int log_has(off_t from, const char *text)
+/* Waits (bounded by wait_ms) for text in the log past offset `from`. */
+static int log_has_within(off_t from, const char *text, int wait_ms)
 {
-	int64_t until = now_ms() + 3000;
+	int64_t until = now_ms() + wait_ms;
 	for (;;) {
 		FILE *f = fopen(g_log, "r");
 		if (f) {
@@ -813,14 +813,20 @@ static const fault_case cases[] = {
      "bad record length 4194305 (limit 4194304)"},
 };
 
+/* Waits (bounded: WAIT_MS, a safety net) for any of the alternatives, all
+ * looked for on each turn: one that never comes does not hold up the rest. */
 static int log_has_any(off_t from, const char *alternatives)
 {
-	char buf[256];
-	snprintf(buf, sizeof buf, "%s", alternatives);
-	for (char *save = NULL, *alt = strtok_r(buf, "|", &save); alt;
-	     alt = strtok_r(NULL, "|", &save))
-		if (log_has(from, alt))
-			return 1;
+	int64_t until = now_ms() + WAIT_MS;
+	do {
+		char buf[256];
+		snprintf(buf, sizeof buf, "%s", alternatives);
+		for (char *save = NULL, *alt = strtok_r(buf, "|", &save); alt;
+		     alt = strtok_r(NULL, "|", &save))
+			if (log_has_within(from, alt, 0))
+				return 1;
+		usleep(20000);
+	} while (now_ms() <= until);
 	return 0;
 }
 

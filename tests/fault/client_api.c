@@ -149,14 +149,20 @@ static void test_deadline(pbrpc_client *c)
 	Pbrpc__Echo__EchoRequest req = PBRPC__ECHO__ECHO_REQUEST__INIT;
 	Pbrpc__Echo__EchoReply *reply = NULL;
 	double start = now_ms();
-	int ok = s && pbrpc_echo_echo_chat_send(s, &req, &err) == PBRPC_OK &&
-	         pbrpc_echo_echo_chat_recv(s, &reply, &err) == PBRPC_OK && reply;
-	pbrpc_message_free(reply ? &reply->base : NULL);
-	reply = NULL;
+	int ok = s && pbrpc_echo_echo_chat_send(s, &req, &err) == PBRPC_OK;
+	/* The reply to the message usually comes first; on a busy machine the
+	 * deadline may come before it. Either way the stream then ends with
+	 * DEADLINE_EXCEEDED, not before the deadline; the upper bound is a
+	 * safety net, no speed is asserted. */
 	pbrpc_status st = ok ? pbrpc_echo_echo_chat_recv(s, &reply, &err) : PBRPC_INTERNAL;
+	if (st == PBRPC_OK && reply) {
+		pbrpc_message_free(&reply->base);
+		reply = NULL;
+		st = pbrpc_echo_echo_chat_recv(s, &reply, &err);
+	}
 	double took = now_ms() - start;
 	pbrpc_stream_free(s);
-	ok = ok && st == PBRPC_DEADLINE_EXCEEDED && took >= 150 && took < 3000;
+	ok = ok && st == PBRPC_DEADLINE_EXCEEDED && took >= 150 && took < 60000;
 	report(ok, "a stream past its deadline ends with DEADLINE_EXCEEDED", ok ? NULL : &err);
 	memset(&err, 0, sizeof err);
 	ok = say(c, "after", 5, 0, &reply, &err) == PBRPC_OK;
@@ -205,7 +211,7 @@ static void test_cancel_from_other_thread(pbrpc_client *c)
 		ok = pbrpc_echo_echo_chat_recv(s, &reply, &err) == PBRPC_CANCELLED;
 		pthread_join(t, NULL);
 	}
-	ok = ok && now_ms() - start < 3000;
+	ok = ok && now_ms() - start < 60000; /* a safety net: the chat never ends by itself */
 	pbrpc_stream_free(s);
 	report(ok, "a reader blocked on its stream wakes when another thread cancels it", &err);
 	ok = say(c, "z", 1, 0, &reply, &err) == PBRPC_OK;

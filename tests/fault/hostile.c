@@ -101,12 +101,12 @@ static int line_matches(const char *line, void *arg)
 	return 0;
 }
 
-/* Waits (bounded) for a line past `from` with one of the alternatives in
- * text; copies it (without the time stamp) into found. */
-static int log_wait(off_t from, const char *text, char *found, size_t size)
+/* Waits (bounded by wait_ms) for a line past `from` with one of the
+ * alternatives in text; copies it (without the time stamp) into found. */
+static int log_wait_within(off_t from, const char *text, char *found, size_t size, int wait_ms)
 {
 	line_search ls = {.text = text};
-	int64_t until = now_ms() + 3000;
+	int64_t until = now_ms() + wait_ms;
 	while (!log_scan(from, line_matches, &ls)) {
 		if (now_ms() > until)
 			return 0;
@@ -118,6 +118,15 @@ static int log_wait(off_t from, const char *text, char *found, size_t size)
 	found[strcspn(found, "\n")] = '\0';
 	return 1;
 }
+
+/* The same for a line that must come: WAIT_MS is only a safety net. */
+static int log_wait(off_t from, const char *text, char *found, size_t size)
+{
+	return log_wait_within(from, text, found, size, WAIT_MS);
+}
+
+/* How long a check that a line does NOT come looks (it passes at the end). */
+#define ABSENT_MS 3000
 
 static int g_settle_ms = 30; /* how long one_close_line waits for a second line */
 
@@ -751,7 +760,8 @@ static int never_read(int chats, int unaries)
 	}
 	free(text);
 	char found[1024];
-	if (log_wait(from, "output buffer full|input buffer full", found, sizeof found)) {
+	if (log_wait_within(from, "output buffer full|input buffer full", found, sizeof found,
+	                    ABSENT_MS)) {
 		g_why[0] = '\0';
 		rc = bad("rpcd disconnected a client that does not read: '%s'", found);
 	}

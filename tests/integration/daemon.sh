@@ -12,7 +12,7 @@ if (exec 3<>/dev/tcp/127.0.0.1/7420) 2>/dev/null; then
 else
 	HOME=$home XDG_CONFIG_HOME= XDG_DATA_HOME= PBRPC_KEY= "$RPCD" 2>"$T/default.log" &
 	pid=$!
-	for _ in $(seq 1 100); do grep -q "listening on" "$T/default.log" && break; sleep 0.05; done
+	wait_for 60 grep -q "listening on" "$T/default.log"
 	check "default listens on 127.0.0.1:7420" grep -q "listening on 127.0.0.1:7420" "$T/default.log"
 	check "default host key created and its fingerprint logged" \
 		grep -q "created host key $home/.config/pbrpc/host_key: SHA256:" "$T/default.log"
@@ -48,16 +48,25 @@ check "bad listen address refused" grep -qi "bad address" <<<"$out"
 
 # Graceful stop: an open call finishes after SIGTERM, then rpcd exits 0.
 start_rpcd g || exit 1
-coproc CHAT { "$B/tests/fault_slow_chat" "$SOCK_g" "$KEY"; }
-read -r -t 5 first <&"${CHAT[0]}"
-expect_eq "chat call open" "open" "$first"
+# The chat's input is a FIFO held open here, its output a file: a coproc's
+# descriptors vanish when it exits, which on a busy machine could be before
+# its last line was read.
+mkfifo "$T/chat-in"
+exec {chat_in}<>"$T/chat-in"
+"$B/tests/fault_slow_chat" "$SOCK_g" "$KEY" <"$T/chat-in" >"$T/chat.out" 2>&1 &
+chat=$!
+wait_for 60 grep -qx open "$T/chat.out"
+expect_eq "chat call open" "open" "$(sed -n 1p "$T/chat.out")"
 kill -TERM "$PID_g"
-sleep 0.3
+# rpcd took the TERM (it logs that it is stopping), and waits for the call.
+wait_for 60 grep -q "stopping" "$LOG_g"
 check "rpcd still running with a call in flight" kill -0 "$PID_g"
-echo go >&"${CHAT[1]}"
-read -r -t 5 second <&"${CHAT[0]}"
-expect_eq "in-flight call finished after SIGTERM" "done" "$second"
-for _ in $(seq 1 50); do kill -0 "$PID_g" 2>/dev/null || break; sleep 0.1; done
+echo go >&"$chat_in"
+wait_for 60 process_gone "$chat"
+wait "$chat"
+exec {chat_in}>&-
+expect_eq "in-flight call finished after SIGTERM" "done" "$(sed -n 2p "$T/chat.out")"
+wait_for 60 process_gone "$PID_g"
 wait "$PID_g"
 expect_eq "rpcd exited 0 after the last call" 0 "$?"
 check "stop was logged" grep -q "stopping" "$LOG_g"

@@ -16,9 +16,7 @@ tagged() { grep -lszx "EXEC_TEST_TAG=$RUN-$1" /proc/[0-9]*/environ | cut -d/ -f3
 tag() { echo "--env=EXEC_TEST_TAG=$RUN-$1"; }
 exec_cleanup() {
 	local pid
-	for pid in "${BG_PIDS[@]}"; do
-		kill -KILL "$pid" 2>/dev/null
-	done
+	signal_own KILL "${BG_PIDS[@]}" # (their PIDs may be another's by now)
 	for pid in $(grep -lsz "^EXEC_TEST_TAG=$RUN-" /proc/[0-9]*/environ | cut -d/ -f3); do
 		kill -KILL "$pid" 2>/dev/null
 	done
@@ -26,27 +24,14 @@ exec_cleanup() {
 }
 trap exec_cleanup EXIT
 
-# Under a sanitizer (PBRPC_SANITIZER, set by tests/integration/sanitize.sh) every
-# process starts and runs several times slower: time bounds about our own
-# responsiveness are looser there.
-ECHO_LIMIT_MS=1000
-[ -n "${PBRPC_SANITIZER:-}" ] && ECHO_LIMIT_MS=5000
-
 start_rpcd a || exit 1
 
 # x ARGS...: rpcc exec against server a, bounded in time.
 x() { timeout 60 "$RPCC" --key "$KEY" --server "$ADDR_a" exec "$@"; }
 
-# wait_until SECONDS CMD...: polls CMD every 0.05 s; returns 1 if never true.
-wait_until() {
-	local limit=$1 i
-	shift
-	for ((i = 0; i < limit * 20; i++)); do
-		"$@" && return 0
-		sleep 0.05
-	done
-	return 1
-}
+# wait_until SECONDS CMD...: polls CMD; returns 1 if it is not true within
+# SECONDS of wall time (tests/lib.sh wait_for: a safety net, not a speed).
+wait_until() { wait_for "$@"; }
 count_tagged() { tagged "$1" | wc -l; }
 alive() { [ "$(count_tagged "$1")" -gt 0 ]; }
 gone() { [ "$(count_tagged "$1")" -eq 0 ]; }
@@ -77,19 +62,25 @@ expect_eq "must show: stdout is only 'out'" out "$(cat "$T/out")"
 expect_eq "must show: stderr is only 'err'" err "$(cat "$T/err")"
 
 # Both of rpcc's outputs into one file: the order the program wrote in survives.
-x -- sh -c 'for i in 1 2 3 4 5; do echo out$i; sleep 0.05; echo err$i >&2; sleep 0.05; done' \
-	>"$T/both" 2>&1
+# The program writes each line only once the one before reached rpcc's file
+# (bounded: 30 s each, then it exits 1), so the order is the program's on a
+# busy machine too, and every line came through while the program ran.
+x -- sh -c 'arrived() { n=0; until grep -qx "$1" "$2"; do [ $n -ge 600 ] && exit 1; sleep 0.05; n=$((n + 1)); done; }
+	for i in 1 2 3 4 5; do echo out$i; arrived out$i "$1"; echo err$i >&2; arrived err$i "$1"; done' \
+	sh "$T/both" >"$T/both" 2>&1
 expect_eq "stdout/stderr interleaving kept" \
-	"out1 err1 out2 err2 out3 err3 out4 err4 out5 err5" "$(tr '\n' ' ' <"$T/both" | sed 's/ $//')"
+	"0: out1 err1 out2 err2 out3 err3 out4 err4 out5 err5" "$?: $(tr '\n' ' ' <"$T/both" | sed 's/ $//')"
 
-# Output arrives as it is produced, not at exit.
-start=$(now_ms)
-first=$(x -- sh -c 'echo first; sleep 2; echo second' | { read -r line; echo "$line $(now_ms)"; cat >/dev/null; })
-first_at=${first#* }
-if [ "${first% *}" = first ] && [ $((first_at - start)) -lt 1500 ]; then
+# Output arrives as it is produced, not at exit: the program waits (bounded)
+# for a file the reader creates only once it has the first line.
+released=$T/first-line-read
+first=$(x -- sh -c 'echo first; n=0; until [ -e "$1" ] || [ $n -ge 1200 ]; do sleep 0.05; n=$((n + 1)); done
+	[ -e "$1" ] && echo "second, after the first was read"' sh "$released" |
+	{ read -r line; touch "$released"; echo "$line|$(cat)"; })
+if [ "$first" = "first|second, after the first was read" ]; then
 	pass "output streamed before the program ends"
 else
-	fail "output streamed before the program ends" "got '$first' after $((first_at - start)) ms"
+	fail "output streamed before the program ends" "got '$first'"
 fi
 
 # ---- stdin ------------------------------------------------------------------------
@@ -168,9 +159,11 @@ x --timeout 1 "$(tag grandchild)" -- sh -c 'sleep 1001 & sleep 1002; wait'
 rc=$?
 took=$(($(now_ms) - start))
 expect_eq "timeout exits 124" 124 "$rc"
-if [ "$took" -ge 900 ] && [ "$took" -lt 3000 ]; then pass "timeout fires after about 1 s"; else
-	fail "timeout fires after about 1 s" "took $took ms"; fi
-if wait_until 3 gone grandchild; then pass "timeout kills the grandchild too"; else
+# Not before 1 s; the upper bound is only a safety net (the program sleeps
+# for 1001 s, and exit 124 says the timeout ended it): no speed is asserted.
+if [ "$took" -ge 900 ] && [ "$took" -lt 60000 ]; then pass "timeout fires after 1 s ($took ms)"; else
+	fail "timeout fires after 1 s" "took $took ms"; fi
+if wait_until 30 gone grandchild; then pass "timeout kills the grandchild too"; else
 	fail "timeout kills the grandchild too" "$(ps_tagged grandchild)"; fi
 
 # Must show: the issue's own command line.
@@ -178,7 +171,7 @@ start=$(now_ms)
 x --timeout 1 "$(tag mustshow)" -- sh -c 'sleep 100 & sleep 100; wait'
 rc=$?
 took=$(($(now_ms) - start))
-if [ "$rc" = 124 ] && [ "$took" -lt 3000 ] && wait_until 3 gone mustshow; then
+if [ "$rc" = 124 ] && [ "$took" -lt 60000 ] && wait_until 30 gone mustshow; then
 	pass "must show: --timeout 1 returns in about a second ($took ms), no sleep left"
 else
 	fail "must show: --timeout 1 returns in about a second, no sleep left" "rc $rc, $took ms" \
@@ -190,7 +183,7 @@ start=$(now_ms)
 x --timeout 0.3 "$(tag noterm)" -- sh -c 'trap "" TERM; sleep 1003'
 rc=$?
 took=$(($(now_ms) - start))
-if [ "$rc" = 124 ] && [ "$took" -ge 2000 ] && [ "$took" -lt 5000 ] && wait_until 2 gone noterm; then
+if [ "$rc" = 124 ] && [ "$took" -ge 2000 ] && [ "$took" -lt 60000 ] && wait_until 30 gone noterm; then
 	pass "SIGTERM ignored: SIGKILL after the grace ($took ms)"
 else
 	fail "SIGTERM ignored: SIGKILL after the grace" "rc $rc, $took ms"
@@ -199,10 +192,10 @@ fi
 # Nothing outlives its run: background jobs left in the group are killed.
 x "$(tag leftover)" -- sh -c 'sleep 1010 >/dev/null 2>&1 &'
 expect_eq "background job: the run still ends at once" 0 $?
-if wait_until 3 gone leftover; then pass "background job left in the group is killed"; else
+if wait_until 30 gone leftover; then pass "background job left in the group is killed"; else
 	fail "background job left in the group is killed" "$(ps_tagged leftover)"; fi
 x "$(tag leftover2)" -- sh -c 'trap "" TERM; sleep 1011 >/dev/null 2>&1 &'
-if wait_until 5 gone leftover2; then pass "background job ignoring SIGTERM gets SIGKILL"; else
+if wait_until 30 gone leftover2; then pass "background job ignoring SIGTERM gets SIGKILL"; else
 	fail "background job ignoring SIGTERM gets SIGKILL" "$(ps_tagged leftover2)"; fi
 
 # A client killed mid-run.
@@ -210,10 +203,10 @@ if wait_until 5 gone leftover2; then pass "background job ignoring SIGTERM gets 
 	sh -c 'sleep 1004 & sleep 1005; wait' &
 victim=$!
 BG_PIDS+=("$victim")
-if wait_until 5 at_least 3 victim; then
+if wait_until 30 at_least 3 victim; then
 	kill -KILL "$victim"
 	wait "$victim" 2>/dev/null
-	if wait_until 5 gone victim; then pass "killed client leaves no process behind"; else
+	if wait_until 30 gone victim; then pass "killed client leaves no process behind"; else
 		fail "killed client leaves no process behind" "$(ps_tagged victim)"; fi
 else
 	fail "killed client leaves no process behind" "the program never started"
@@ -224,29 +217,33 @@ out=$(timeout 30 "$RPCC" --key "$KEY" --server "$ADDR_a" --timeout 0.5 exec "$(t
 	sleep 1006 2>&1)
 expect_eq "call deadline exits 125" 125 $?
 check "call deadline is DEADLINE_EXCEEDED" grep -q "DEADLINE_EXCEEDED" <<<"$out"
-if wait_until 5 gone deadline; then pass "call deadline kills the program"; else
+if wait_until 30 gone deadline; then pass "call deadline kills the program"; else
 	fail "call deadline kills the program"; fi
 
-# ---- echo answered at once while 8 long programs run ---------------------------------------
+# ---- echo answered while 8 long programs run ----------------------------------------------
+# They never end by themselves: an echo answered while all 8 still run shows
+# rpcd's loop is not held by them. How fast is not asserted (a busy machine
+# may stretch it); the time is printed.
 for i in 1 2 3 4 5 6 7 8; do
 	timeout 60 "$RPCC" --key "$KEY" --server "$ADDR_a" exec "$(tag eight)" -- sh -c \
 		"while :; do echo tick; sleep 0.01; done & sleep 1007; kill \$!" >/dev/null &
 	BG_PIDS+=($!)
 done
-if wait_until 10 at_least 24 eight; then # 8 x (sh, its loop, sleep 1007)
+if wait_until 60 at_least 24 eight; then # 8 x (sh, its loop, sleep 1007)
 	start=$(now_ms)
-	got=$(timeout 10 "$RPCC" --key "$KEY" --server "$ADDR_a" echo still here)
+	got=$(timeout 60 "$RPCC" --key "$KEY" --server "$ADDR_a" echo still here)
 	took=$(($(now_ms) - start))
-	if [ "$got" = "still here" ] && [ "$took" -lt "$ECHO_LIMIT_MS" ]; then
+	if [ "$got" = "still here" ] && at_least 24 eight; then
 		pass "echo answered in $took ms while 8 programs run"
 	else
-		fail "echo answered at once while 8 programs run" "got '$got' in $took ms"
+		fail "echo answered while 8 programs run" "got '$got' in $took ms" \
+			"$(count_tagged eight)/24 processes running"
 	fi
 else
 	fail "echo answered at once while 8 programs run" "only $(count_tagged eight)/24 processes started"
 fi
-for pid in "${BG_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-if wait_until 10 gone eight; then pass "8 programs gone with their clients"; else
+signal_own TERM "${BG_PIDS[@]}" # earlier ones ended: their PIDs may be another's
+if wait_until 60 gone eight; then pass "8 programs gone with their clients"; else
 	fail "8 programs gone with their clients"; fi
 
 # ---- the log line, and no zombies -------------------------------------------------------------
@@ -303,12 +300,12 @@ for i in 1 2; do
 	timeout 60 "$RPCC" --key "$KEY" --server "$ADDR_lim" exec "$(tag limit)" -- sleep 1009 &
 	BG_PIDS+=($!)
 done
-if wait_until 10 at_least 2 limit; then
+if wait_until 60 at_least 2 limit; then
 	out=$(timeout 30 "$RPCC" --key "$KEY" --server "$ADDR_lim" exec -- true 2>&1)
 	expect_eq "--max-exec 2: third run exits 125" 125 $?
 	check "--max-exec 2: third run is RESOURCE_EXHAUSTED" grep -q "(RESOURCE_EXHAUSTED)" <<<"$out"
 	kill -TERM $(tagged limit)
-	wait_until 5 gone limit
+	wait_until 30 gone limit
 	timeout 30 "$RPCC" --key "$KEY" --server "$ADDR_lim" exec -- true
 	expect_eq "--max-exec 2: a slot frees when a run ends" 0 $?
 else

@@ -24,11 +24,15 @@ start_rpcd h -v --handshake-timeout "$HANDSHAKE_MS" --max-calls "$MAX_CALLS" \
 # At the connection limit rpcc says so clearly (docs/protocol.md 3.6): hold
 # every slot with idle sockets (bash's /dev/tcp), then call.
 port=${ADDR_h##*:}
+rpcd_sockets() { find "/proc/$PID_h/fd" -lname 'socket:*' 2>/dev/null | wc -l; }
+holds_sockets() { [ "$(rpcd_sockets)" -ge "$1" ]; }
+sockets_before=$(rpcd_sockets)
 fds=()
 for _ in $(seq 1 "$MAX_CONNS"); do
 	exec {fd}<>"/dev/tcp/127.0.0.1/$port" && fds+=("$fd")
 done
-sleep 0.2 # let rpcd accept them all
+# rpcd has accepted them all (a descriptor each), however busy the machine.
+wait_for 60 holds_sockets $((sockets_before + MAX_CONNS))
 out=$(rpcc --server "$ADDR_h" echo busy 2>&1)
 rc=$?
 expect_eq "rpcc at the connection limit exits 255" 255 "$rc"
@@ -46,10 +50,8 @@ for fd in "${fds[@]}"; do
 	exec {fd}>&-
 done
 got=""
-for _ in $(seq 1 50); do # bounded: rpcd sees the idle sockets go
-	got=$(rpcc --server "$ADDR_h" echo back 2>/dev/null) && break
-	sleep 0.1
-done
+echo_back() { got=$(rpcc --server "$ADDR_h" echo back 2>/dev/null); }
+wait_for 60 echo_back # bounded: rpcd sees the idle sockets go
 expect_eq "rpcc gets in once the idle sockets are gone" "back" "$got"
 
 for label in tcp unix; do

@@ -138,10 +138,7 @@ KV=$T/examples/kv
 kv() { "$KV/kv-client" -s "unix:$T/kv.sock" -k "$KEY" "$@"; }
 "$KV/kv-server" "unix:$T/kv.sock" "$KEY" >"$T/kv-server.out" 2>"$T/kv-server.log" &
 KV_PID=$!
-for _ in $(seq 1 100); do
-	[ -S "$T/kv.sock" ] && break
-	sleep 0.05
-done
+wait_for 60 test -S "$T/kv.sock"
 check_out "kv-server starts" "serving kv.KeyValue on unix:$T/kv.sock" cat "$T/kv-server.out"
 check_out "kv get of a missing key: NOT_FOUND" "kv-client: get: no key 'color' (NOT_FOUND)" \
 	kv get color
@@ -152,10 +149,7 @@ expect_eq "kv get (unary)" "red" "$(kv get color)"
 # Watch prints the current value first: wait for it, so the writes below are seen.
 kv watch color 3 >"$T/watch.out" 2>&1 &
 WATCH_PID=$!
-for _ in $(seq 1 100); do
-	[ -s "$T/watch.out" ] && break
-	sleep 0.05
-done
+wait_for 60 test -s "$T/watch.out"
 expect_eq "kv set-many (client-streaming)" "ok, 3 written, version 4" \
 	"$(kv set-many color=green size=L color=blue)"
 wait "$WATCH_PID"
@@ -180,10 +174,7 @@ expect_eq "hello-client calls rpcd's echo" "echo: HELLO, WORLD" \
 check_out "hello-client calls rpcd's time" "time: " "$HELLO/hello-client" "$ADDR_h" "$KEY"
 "$HELLO/hello-server" "unix:$T/hello.sock" "$KEY" 2>"$T/hello-server.log" &
 HELLO_PID=$!
-for _ in $(seq 1 100); do
-	[ -S "$T/hello.sock" ] && break
-	sleep 0.05
-done
+wait_for 60 test -S "$T/hello.sock"
 check_out "hello-server answers Say in reverse" "echo: dlrow ,olleh" \
 	"$HELLO/hello-client" "unix:$T/hello.sock" "$KEY"
 check_out "hello-server has no Time: UNIMPLEMENTED" "(UNIMPLEMENTED)" \

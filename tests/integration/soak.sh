@@ -124,8 +124,11 @@ fi
 check "rpcd is alive after the soak" kill -0 "$P"
 
 # ---- back to the baseline ------------------------------------------------------------------
-wait_until 10 fds_at_most $((base_fds + FD_SLACK))
-sleep 0.5
+wait_until 30 fds_at_most $((base_fds + FD_SLACK))
+# The last calls' memory is freed once their work is done: wait (bounded) for
+# VmRSS to come back, which on a busy machine may take a moment.
+rss_back() { [ "$(status_kb VmRSS)" -le $((base_rss + RSS_SLACK_KB)) ]; }
+[ $MEMORY_CHECKED = 1 ] && wait_until 30 rss_back
 rss=$(status_kb VmRSS)
 hwm=$(status_kb VmHWM)
 fds=$(fd_count)

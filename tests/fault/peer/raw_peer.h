@@ -18,7 +18,9 @@
 #include "pbrpc.h"
 #include "pbrpc/echo.pbrpc.h"
 
-#define WAIT_MS 5000 /* the longest any single wait may take */
+/* The longest any single wait may take: a safety net for a stuck case, never
+ * a speed asserted (a busy machine stretches every step). */
+#define WAIT_MS 30000
 
 typedef struct raw_peer_ctx {
 	const char *addr;   /* rpcd's address */
