@@ -370,8 +370,22 @@ static int run_handshake(pbrpc_client *c, const uint8_t secret[32], pbrpc_creden
 		if (pbrpc_buf_len(&c->out)) {
 			if (write_all(c->fd, pbrpc_buf_head(&c->out), pbrpc_buf_len(&c->out),
 			              deadline) != 0) {
+				int saved = errno;
+				/* A server that refused us at once ("too many connections")
+				 * may have closed before our hello arrived: its refusal can
+				 * still be waiting to be read, and says more than EPIPE. */
+				uint32_t body_len;
+				if (hs->step == 0 &&
+				    read_record(c->fd, -1, 0, &c->in, PBRPC_HANDSHAKE_MAX_RECORD,
+				                deadline, NULL, &body_len, &why) > 0 &&
+				    pbrpc_handshake_recv(hs, pbrpc_buf_head(&c->in),
+				                         PBRPC_RECORD_HEADER + body_len,
+				                         &c->out) == PBRPC_HS_FAILED) {
+					pbrpc_error_set(err, hs->status, "%s", hs->error);
+					goto out;
+				}
 				pbrpc_error_set(err, PBRPC_UNAVAILABLE, "handshake: %s",
-				                strerror(errno));
+				                strerror(saved));
 				goto out;
 			}
 			pbrpc_buf_consume(&c->out, pbrpc_buf_len(&c->out));

@@ -222,9 +222,12 @@ truncate -s $BIG "$W/big"
 printf 'head' | dd of="$W/big" conv=notrunc status=none
 printf 'tail' | dd of="$W/big" bs=1 seek=$((BIG - 4)) conv=notrunc status=none
 echo "old big" >"$R/big"
-# part_between_1m_16m DIR: one upload's part file, 1 to 16 MiB long.
+# part_between_1m_16m DIR: one upload's part file, more than 1 MiB long and
+# at least 1 MiB short of the whole (a fast machine writes tens of MiB
+# between two of stopped_when's slices, so the window is wide).
 part_between_1m_16m() {
-	[ "$(find "$1" -maxdepth 1 -name '.pbrpc-put.*' -size +1024k -size -16385k | wc -l)" = 1 ]
+	[ "$(find "$1" -maxdepth 1 -name '.pbrpc-put.*' -size +1024k -size -$((63 * 1024))k |
+		wc -l)" = 1 ]
 }
 freeze "$PID_f"
 "$RPCC" --key "$KEY" --server "$SOCK_f" put -q "$W/big" big &
@@ -247,7 +250,7 @@ if stopped_when "$PID_f" 120 part_between_1m_16m "$R"; then
 else
 	signal_own KILL "$putter"
 	wait $putter 2>/dev/null
-	fail "killed sized put: never caught with 1 to 16 MiB written" "$(ls -la "$R")"
+	fail "killed sized put: never caught with 1 to 63 MiB written" "$(ls -la "$R")"
 fi
 
 # ---- kill the server mid-get ---------------------------------------------------------------

@@ -146,5 +146,8 @@ elif [ "$rss" -le $((base_rss + RSS_SLACK_KB)) ]; then
 else
 	fail "soak: rpcd's VmRSS back to the baseline" "$rss kB now, $base_rss before, slack $RSS_SLACK_KB"
 fi
-expect_eq "soak: rpcd logged no error" "" "$(grep -E ' (error|warn): ' "$LOG_s" | head -5)"
+# What rpcd says at startup about this machine (no cgroup controller to cap a
+# run's processes, say) is not an error of the load.
+expect_eq "soak: rpcd logged no error" "" \
+	"$(sed '1,/listening on/d' "$LOG_s" | grep -E ' (error|warn): ' | head -5)"
 finish
