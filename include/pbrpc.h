@@ -110,6 +110,12 @@ void pbrpc_key_fingerprint(const uint8_t key[32], char out[PBRPC_FINGERPRINT_SIZ
  * NULL if it does not fit or no home is known. */
 char *pbrpc_config_path(const char *name, char *buf, size_t size);
 
+/* The credential a client uses when it is given none: $PBRPC_KEY, else
+ * pbrpc_config_path("id_x25519"), unless that does not exist and the
+ * shared key pbrpc_config_path("key") does. Written into buf (the file may
+ * not exist); NULL if it does not fit or no home is known. */
+char *pbrpc_credential_default_path(char *buf, size_t size);
+
 /* Known servers: "ADDRESS x25519 BASE64" lines, # comments. PBRPC_OK if a
  * line for address holds key, or if there is no line for address and
  * address is this machine (127.0.0.0/8, [::1], unix:) and key is the host
@@ -337,9 +343,9 @@ typedef struct pbrpc_server_options {
 	unsigned penalty_failures;               /* 0: 64 */
 	unsigned penalty_window_ms;              /* 0: 10000 */
 	unsigned penalty_ms;                     /* 0: 10000 */
-	int handle_signals;            /* pbrpc_server_run() stops on SIGINT/SIGTERM */
-	struct uv_loop_s *loop;        /* NULL: a loop of the server's own */
-	pbrpc_log_fn log;              /* NULL: lines to stderr */
+	int handle_signals;                      /* pbrpc_server_run() stops on SIGINT/SIGTERM */
+	struct uv_loop_s *loop;                  /* NULL: a loop of the server's own */
+	pbrpc_log_fn log;                        /* NULL: lines to stderr */
 	void *log_data;
 	int log_level; /* lines above this level are dropped */
 	/* Protocol 2: the host key's 32-byte secret; needs authorize. */

@@ -442,21 +442,13 @@ static pbrpc_status load_credential(const pbrpc_client_options *opts, uint8_t se
 		*kind = PBRPC_CREDENTIAL_SHARED_KEY;
 		return PBRPC_OK;
 	}
-	if (!file && getenv("PBRPC_KEY") && *getenv("PBRPC_KEY"))
-		file = getenv("PBRPC_KEY");
-	if (!file && pbrpc_config_path("id_x25519", path, sizeof path) && access(path, F_OK) == 0)
-		file = path;
-	if (!file && pbrpc_config_path("key", path, sizeof path) && access(path, F_OK) == 0)
-		file = path;
-	if (!file) {
-		if (!pbrpc_config_path("id_x25519", path, sizeof path))
-			return pbrpc_error_set(
-			    err, PBRPC_UNAUTHENTICATED,
-			    "no identity: set HOME or PBRPC_KEY, or pass a key file");
+	if (!file && !(file = pbrpc_credential_default_path(path, sizeof path)))
+		return pbrpc_error_set(err, PBRPC_UNAUTHENTICATED,
+		                       "no identity: set HOME or PBRPC_KEY, or pass a key file");
+	if (access(file, F_OK) != 0)
 		return pbrpc_error_set(
 		    err, PBRPC_UNAUTHENTICATED,
-		    "no identity: %s does not exist; make one with: rpcc keygen %s", path, path);
-	}
+		    "no identity: %s does not exist; make one with: rpcc keygen %s", file, file);
 	if (pbrpc_credential_load(file, secret, kind, err) != PBRPC_OK) {
 		if (err)
 			err->code = PBRPC_UNAUTHENTICATED;

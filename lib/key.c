@@ -152,6 +152,21 @@ char *pbrpc_config_path(const char *name, char *buf, size_t size)
 	return n >= 0 && (size_t)n < size ? buf : NULL;
 }
 
+char *pbrpc_credential_default_path(char *buf, size_t size)
+{
+	const char *env = getenv("PBRPC_KEY");
+	char legacy[4096];
+	if (env && *env) {
+		int n = snprintf(buf, size, "%s", env);
+		return n >= 0 && (size_t)n < size ? buf : NULL;
+	}
+	/* A user who never made an identity but has a shared key keeps it. */
+	if (pbrpc_config_path("id_x25519", buf, size) && access(buf, F_OK) != 0 &&
+	    pbrpc_config_path("key", legacy, sizeof legacy) && access(legacy, F_OK) == 0)
+		return pbrpc_config_path("key", buf, size);
+	return pbrpc_config_path("id_x25519", buf, size);
+}
+
 char *pbrpc_key_default_path(char *buf, size_t size)
 {
 	const char *env = getenv("PBRPC_KEY");

@@ -33,17 +33,9 @@ static const char *server_address(const rpcc_context *ctx)
  * NULL if no home is known. */
 static const char *key_path(const rpcc_context *ctx, char *buf, size_t size)
 {
-	const char *env = getenv("PBRPC_KEY");
-
 	if (ctx->key_file != NULL)
 		return ctx->key_file;
-	if (env != NULL && env[0] != '\0')
-		return env;
-	char legacy[4096];
-	if (pbrpc_config_path("id_x25519", buf, size) && access(buf, F_OK) != 0 &&
-	    pbrpc_config_path("key", legacy, sizeof legacy) && access(legacy, F_OK) == 0)
-		return pbrpc_config_path("key", buf, size);
-	return pbrpc_config_path("id_x25519", buf, size);
+	return pbrpc_credential_default_path(buf, size);
 }
 
 /* rpcc_report() with a formatted context; falls back to none if out of memory. */

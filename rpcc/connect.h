@@ -7,7 +7,7 @@
 #include "commands.h"
 
 /* Connects to --server, else $PBRPC_SERVER, else PBRPC_DEFAULT_ADDRESS, with
- * the key in --key, else $PBRPC_KEY, else pbrpc_key_default_path(). On
+ * the key in --key, else pbrpc_credential_default_path(). On
  * failure prints why (naming the address or the key file) and returns NULL;
  * the command then exits with RPCC_EXIT_CONNECT. Close with
  * pbrpc_client_close(). */

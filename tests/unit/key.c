@@ -201,6 +201,35 @@ static void test_default_path(void **state)
 	assert_null(pbrpc_key_default_path(buf, 5)); /* does not fit */
 }
 
+/* A client's default credential: $PBRPC_KEY, the identity, or a shared key
+ * only when there is no identity. */
+static void test_credential_default_path(void **state)
+{
+	(void)state;
+	char buf[256], home[] = "/tmp/pbrpc-credXXXXXX", path[300];
+	assert_non_null(mkdtemp(home));
+	setenv("PBRPC_KEY", "/some/key", 1);
+	assert_string_equal(pbrpc_credential_default_path(buf, sizeof buf), "/some/key");
+	unsetenv("PBRPC_KEY");
+	unsetenv("XDG_CONFIG_HOME");
+	setenv("HOME", home, 1);
+	snprintf(path, sizeof path, "%s/.config/pbrpc/id_x25519", home);
+	assert_string_equal(pbrpc_credential_default_path(buf, sizeof buf), path); /* neither */
+	snprintf(path, sizeof path, "%s/.config", home);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof path, "%s/.config/pbrpc", home);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof path, "%s/.config/pbrpc/key", home);
+	assert_int_equal(pbrpc_key_generate(path, NULL), PBRPC_OK);
+	assert_string_equal(pbrpc_credential_default_path(buf, sizeof buf), path); /* the key */
+	snprintf(path, sizeof path, "%s/.config/pbrpc/id_x25519", home);
+	assert_int_equal(pbrpc_identity_generate(path, "t", NULL), PBRPC_OK);
+	assert_string_equal(pbrpc_credential_default_path(buf, sizeof buf), path); /* identity */
+	char cmd[400];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", home);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -210,6 +239,7 @@ int main(void)
 	    cmocka_unit_test(test_refuses_bad_content),
 	    cmocka_unit_test(test_missing_and_not_regular),
 	    cmocka_unit_test(test_default_path),
+	    cmocka_unit_test(test_credential_default_path),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
