@@ -112,30 +112,39 @@ int pbrpc_handshake_client_hello(pbrpc_handshake *hs, pbrpc_buf *out)
 	return put_record(hs, &hello.base, out, 1);
 }
 
-/* Mixes the X25519 result, the pre-shared key and the transcript into the
- * session keys; both proofs and both directions get keys of their own. */
-static int derive_keys(pbrpc_handshake *hs)
+/* The X25519 exchange (crypto_kx): -1 for a low-order peer key. Done before
+ * a server answers, so a bad key gets a refusal rather than a hello. */
+static int exchange(pbrpc_handshake *hs)
 {
 	uint8_t rx[crypto_kx_SESSIONKEYBYTES], tx[crypto_kx_SESSIONKEYBYTES];
-	uint8_t master[32];
-	crypto_generichash_state st;
 	int rc;
-
 	/* kx = BLAKE2b-512(X25519 || client_pk || server_pk); s2c = kx[0..32], c2s = kx[32..64]. */
 	if (hs->is_server)
 		rc = crypto_kx_server_session_keys(rx, tx, hs->pk, hs->sk, hs->client_pk);
 	else
 		rc = crypto_kx_client_session_keys(rx, tx, hs->pk, hs->sk, hs->server_pk);
-	if (rc != 0)
-		return -1;
-	const uint8_t *kx_s2c = hs->is_server ? tx : rx;
-	const uint8_t *kx_c2s = hs->is_server ? rx : tx;
+	if (rc == 0) {
+		memcpy(hs->kx_s2c, hs->is_server ? tx : rx, 32);
+		memcpy(hs->kx_c2s, hs->is_server ? rx : tx, 32);
+	}
+	sodium_memzero(rx, sizeof rx);
+	sodium_memzero(tx, sizeof tx);
+	sodium_memzero(hs->sk, sizeof hs->sk);
+	return rc;
+}
+
+/* Mixes the exchange, the pre-shared key and the transcript into the
+ * session keys; both proofs and both directions get keys of their own. */
+static void derive_keys(pbrpc_handshake *hs)
+{
+	uint8_t master[32];
+	crypto_generichash_state st;
 
 	crypto_generichash_final(&hs->transcript, hs->th, sizeof hs->th);
 	crypto_generichash_init(&st, hs->psk, PBRPC_KEY_BYTES, sizeof master);
 	crypto_generichash_update(&st, (const uint8_t *)MASTER_LABEL, strlen(MASTER_LABEL));
-	crypto_generichash_update(&st, kx_s2c, 32);
-	crypto_generichash_update(&st, kx_c2s, 32);
+	crypto_generichash_update(&st, hs->kx_s2c, 32);
+	crypto_generichash_update(&st, hs->kx_c2s, 32);
 	crypto_generichash_update(&st, hs->th, sizeof hs->th);
 	crypto_generichash_final(&st, master, sizeof master);
 
@@ -143,12 +152,10 @@ static int derive_keys(pbrpc_handshake *hs)
 	crypto_kdf_derive_from_key(hs->s2c, 32, KDF_S2C, KDF_CONTEXT, master);
 	crypto_kdf_derive_from_key(hs->server_proof_key, 32, KDF_SERVER_PROOF, KDF_CONTEXT, master);
 	crypto_kdf_derive_from_key(hs->client_proof_key, 32, KDF_CLIENT_PROOF, KDF_CONTEXT, master);
-	sodium_memzero(rx, sizeof rx);
-	sodium_memzero(tx, sizeof tx);
-	sodium_memzero(hs->sk, sizeof hs->sk);
+	sodium_memzero(hs->kx_s2c, sizeof hs->kx_s2c);
+	sodium_memzero(hs->kx_c2s, sizeof hs->kx_c2s);
 	sodium_memzero(&st, sizeof st);
 	sodium_memzero(master, sizeof master);
-	return 0;
 }
 
 static int send_proof(pbrpc_handshake *hs, const uint8_t key[32], pbrpc_buf *out)
@@ -244,11 +251,8 @@ static int server_hello_v1(pbrpc_handshake *hs, const Pbrpc__Wire__ClientHello *
 		return refuse(hs, out, "no common AEAD suite");
 	/* A low-order key gives an all-zero X25519 result: refused before any
 	 * reply, with a reason, instead of a ServerHello and then silence. */
-	uint8_t q[32];
 	ensure_ephemeral(hs);
-	int bad = crypto_scalarmult(q, hs->sk, hs->client_pk) != 0;
-	sodium_memzero(q, sizeof q);
-	if (bad)
+	if (exchange(hs) != 0)
 		return refuse(hs, out, "bad ephemeral key (a low-order point)");
 	crypto_generichash_update(&hs->transcript, rec, rec_len);
 
@@ -260,8 +264,10 @@ static int server_hello_v1(pbrpc_handshake *hs, const Pbrpc__Wire__ClientHello *
 	reply.max_record = hs->max_record;
 	reply.software = "pbrpc/" PBRPC_VERSION;
 	memcpy(hs->server_pk, hs->pk, 32);
-	if (put_record(hs, &reply.base, out, 1) != 0 || derive_keys(hs) != 0 ||
-	    send_proof(hs, hs->server_proof_key, out) != 0)
+	if (put_record(hs, &reply.base, out, 1) != 0)
+		return fail(hs, PBRPC_INTERNAL, "cannot build the server's reply");
+	derive_keys(hs);
+	if (send_proof(hs, hs->server_proof_key, out) != 0)
 		return fail(hs, PBRPC_INTERNAL, "cannot build the server's reply");
 	return PBRPC_HS_CONTINUE;
 }
@@ -515,8 +521,9 @@ static int client_recv(pbrpc_handshake *hs, const uint8_t *rec, size_t rec_len, 
 			return fail(hs, PBRPC_UNAVAILABLE,
 			            "server chose a version or suite we did not offer");
 		crypto_generichash_update(&hs->transcript, rec, rec_len);
-		if (derive_keys(hs) != 0)
+		if (exchange(hs) != 0)
 			return fail(hs, PBRPC_UNAVAILABLE, "bad server ephemeral key");
+		derive_keys(hs);
 		return PBRPC_HS_CONTINUE;
 	}
 	if (check_proof(hs, body, len, hs->server_proof_key) != 0)

@@ -60,6 +60,7 @@ typedef struct pbrpc_handshake {
 	uint8_t client_pk[32], server_pk[32];
 	crypto_generichash_state transcript; /* records 1 and 2 */
 	uint8_t th[32];                      /* its hash, which both proofs cover */
+	uint8_t kx_s2c[32], kx_c2s[32];      /* crypto_kx's two halves */
 	uint8_t server_proof_key[32], client_proof_key[32];
 	/* version 2 */
 	pbrpc_noise noise;
